@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The GPU run behind the shipped checkpoint (one ~9-minute call on the device machine).
+#
+# Two runs share the GPU side by side, the same model and data, one without and one with the
+# multi-scale STFT discriminator (switched on after 1500 steps); each stops by wall clock after
+# RVQ_MINUTES and exports OUT/<variant>-model.pt (split into 15 MB parts for the trip back) and
+# its loss log. Run from the repository root with the training set in .traindata/ and the
+# soundfile wheels in .whl/ (the device machine has torch but not soundfile).
+set -uo pipefail
+DEVICE=${RVQ_DEVICE:-cuda}
+MINUTES=${RVQ_MINUTES:-7.5}
+OUT=${OUT:-/tmp/rvq-out}
+mkdir -p "$OUT"
+if ! python3 -c "import soundfile" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=${PYTHONPATH:+$PYTHONPATH:}$PWD PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+python3 -c "import torch; print('torch', torch.__version__)"
+for variant in plain gan; do
+  python3 - "$variant" "$DEVICE" "$MINUTES" >"/tmp/rvq-$variant.log" 2>&1 <<'PY' &
+import sys
+
+from evalkit.codecs.rvq.train import TrainConfig, train
+
+variant, device, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3])
+cfg = TrainConfig(
+    data=(".traindata",),
+    out=f"/tmp/rvq-{variant}",
+    steps=200_000,  # the wall clock ends the run; the LR schedule follows it
+    batch_size=32,
+    device=device,
+    discriminator=variant == "gan",
+    discriminator_start=1500,
+    max_minutes=minutes,
+    checkpoint_every=5000,
+    log_every=100,
+)
+print(train(cfg, show_progress=False))
+PY
+done
+wait
+for variant in plain gan; do
+  echo "== $variant"; tail -n 3 "/tmp/rvq-$variant.log"; tail -n 2 "/tmp/rvq-$variant/log.csv"
+  if [ -f "/tmp/rvq-$variant/model.pt" ]; then
+    split -b 15M -d "/tmp/rvq-$variant/model.pt" "$OUT/$variant-model.pt.part"
+    sha256sum "/tmp/rvq-$variant/model.pt"
+  fi
+  cp "/tmp/rvq-$variant/log.csv" "$OUT/$variant-log.csv"
+done
+ls -la "$OUT"

@@ -1,0 +1,9 @@
+"""Command-line interface: a thin shell over evalkit's Python API.
+
+Each command lives in its own module and attaches itself to :data:`app`.
+"""
+
+from evalkit.cli import datasets, listing, report, run, score  # noqa: F401  (registers commands)
+from evalkit.cli._app import app
+
+__all__ = ["app"]

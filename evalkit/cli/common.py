@@ -1,0 +1,45 @@
+"""Helpers shared by command modules: parsing lists, printing errors and tables."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evalkit.errors import EvalkitError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def parse_floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise typer.BadParameter(f"{what} must be positive numbers, got {text!r}")
+    return values
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn evalkit's user-facing errors into one line on stderr and exit code 2."""
+    try:
+        yield
+    except EvalkitError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+def print_table(df: pd.DataFrame, title: str | None = None, floatfmt: str = "{:.3f}") -> None:
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        table.add_column(str(col), justify="right" if df[col].dtype.kind in "fi" else "left")
+    for _, row in df.iterrows():
+        table.add_row(*[floatfmt.format(v) if isinstance(v, float) else str(v) for v in row])
+    console.print(table)

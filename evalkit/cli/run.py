@@ -1,0 +1,221 @@
+"""``evalkit run``: evaluate codecs on a dataset."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from evalkit import registry
+from evalkit.cli._app import app
+from evalkit.cli.common import console, parse_floats, print_table, user_errors
+from evalkit.errors import UsageError
+from evalkit.pipeline.runner import PROFILE_DEFAULTS, RunConfig, evaluate, resume_config
+
+
+def parse_checkpoints(values: list[str], codecs: tuple[str, ...]) -> dict[str, str]:
+    """``NAME=PATH`` per codec, or a plain ``PATH`` when exactly one codec is run."""
+    out: dict[str, str] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep:
+            if len(codecs) != 1:
+                raise UsageError(f"--checkpoint {value!r}: with several codecs, write NAME=PATH")
+            name, path = codecs[0], value
+        if name in out:
+            raise UsageError(f"--checkpoint given twice for {name!r}")
+        if not Path(path).is_file():
+            raise UsageError(f"--checkpoint {name}={path}: no such file")
+        out[name] = path
+    return out
+
+
+@contextlib.contextmanager
+def rich_progress(total: int, dashboard: str | None):
+    if dashboard:
+        console.print(f"Dask dashboard: {dashboard}")
+    started = time.perf_counter()
+    failures = 0
+    with Progress(
+        TextColumn("[bold]evaluating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks · [red]{task.fields[failures]} failed[/] · {task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("run", total=total, failures=0, rate="")
+
+        def update(task, result) -> None:
+            nonlocal failures
+            failures += result.failures
+            done = progress.tasks[bar].completed + 1
+            rate = done / max(time.perf_counter() - started, 1e-9) * 60
+            progress.update(bar, advance=1, failures=failures, rate=f"{rate:.1f} clips/min")
+
+        yield update
+
+
+@app.command()
+def run(
+    codec: Annotated[
+        str,
+        typer.Option(
+            "--codec", "-c", help="Codec name(s), comma-separated (see `evalkit codecs`)."
+        ),
+    ] = "",
+    bitrates: Annotated[
+        str,
+        typer.Option(
+            "--bitrates",
+            "-b",
+            help="Bitrate budgets in kbps, comma-separated. Each codec runs at its highest setting "
+            "that fits each budget; a budget below a codec's lowest setting is an error.",
+        ),
+    ] = "",
+    dataset: Annotated[
+        str,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="`default` (the embedded set), `folder:PATH[:DOMAIN]`, `manifest:FILE` or "
+            "`NAME:ROOT` (see `evalkit datasets`).",
+        ),
+    ] = "default",
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/<UTC time>-<codecs>/).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local Dask worker processes (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of an existing Dask scheduler (tcp://HOST:PORT) instead of a local one."
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="Metric(s), comma-separated (default: all; see `evalkit metrics`)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="At most N clips per domain (stratified, seeded).")
+    ] = None,
+    segment: Annotated[
+        float | None, typer.Option(help="Cut long files into windows of this many seconds.")
+    ] = None,
+    checkpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Weights for a codec: NAME=PATH (repeatable), or PATH when one codec is run."
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    save_audio: Annotated[
+        bool, typer.Option(help="Keep decoded audio as audio/<codec>/<bitrate>/<clip_id>.flac.")
+    ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Preset: `ci` runs a fixed small subset (2 clips per domain) for regression gates."
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted run in this folder with its own settings."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds before a hung task becomes error rows.")
+    ] = 1800.0,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Exit 1 when any value failed (by default failures are data and the exit is 0)."
+        ),
+    ] = False,
+) -> None:
+    """Encode, decode and score every clip of a dataset; print the summary and the run folder.
+
+    Example: evalkit run --codec opus,mp3 --bitrates 8,16,24
+    """
+    with user_errors():
+        if resume is not None:
+            config, out = resume_config(resume), resume
+        else:
+            defaults = PROFILE_DEFAULTS.get(profile or "", {})
+            codecs = (
+                tuple(registry.parse_list(registry.CODECS, codec))
+                if codec
+                else defaults.get("codecs")
+            )
+            budgets = (
+                parse_floats(bitrates, "--bitrates") if bitrates else defaults.get("bitrates_kbps")
+            )
+            if not codecs or not budgets:
+                raise UsageError(
+                    "name at least one --codec and --bitrates (e.g. --codec opus "
+                    "--bitrates 6,12,24)"
+                )
+            config = RunConfig(
+                codecs=codecs,
+                bitrates_kbps=budgets,
+                dataset=dataset,
+                metrics=tuple(registry.parse_list(registry.METRICS, metrics)) if metrics else None,
+                limit=limit,
+                segment_s=segment,
+                workers=workers,
+                scheduler=scheduler,
+                checkpoints=parse_checkpoints(checkpoint or [], codecs),
+                device=device,
+                save_audio=save_audio,
+                profile=profile,
+                timeout_s=timeout,
+            )
+        started = time.perf_counter()
+        try:
+            run_dir = evaluate(config, out, progress_factory=rich_progress, argv=sys.argv)
+        except KeyboardInterrupt:
+            console.print(
+                "[yellow]interrupted[/]: finished shards are kept; continue with "
+                f"`evalkit run --resume {out or 'RUN_DIR'}`"
+            )
+            raise typer.Exit(code=130) from None
+    show_summary(run_dir)
+    console.print(f"run folder: [bold]{run_dir}[/] ({time.perf_counter() - started:.0f} s)")
+    if strict and _has_failures(run_dir):
+        raise typer.Exit(code=1)
+
+
+def show_summary(run_dir: Path) -> None:
+    import pandas as pd
+
+    summary = pd.read_csv(run_dir / "summary.csv")
+    table = summary[summary["domain"] != "all"]
+    wide = table.pivot_table(
+        index=["codec", "bitrate_kbps", "domain"], columns="metric", values="mean", sort=True
+    ).reset_index()
+    wide.columns.name = None
+    print_table(wide, title="mean per codec × bitrate × domain (see summary.csv for CIs)")
+    errors = int(summary.loc[summary["domain"] == "all", "errors"].sum())
+    if errors:
+        console.print(f"[red]{errors} values failed[/]: see the error column of results.csv")
+
+
+def _has_failures(run_dir: Path) -> bool:
+    import pandas as pd
+
+    return bool((pd.read_parquet(run_dir / "results.parquet")["status"] == "error").any())

@@ -1,0 +1,45 @@
+"""Weights files of the neural codec adapters: finding them, fingerprinting them, clear errors.
+
+The EnCodec and DAC packages download their weights on first use; machines without network need
+the file placed in the package's cache or passed with ``--checkpoint``. Both adapters report a
+missing file the same way, and record the file's SHA-256 so results name the exact weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def local_checkpoint(codec: str, path: str) -> Path:
+    """The user's ``--checkpoint`` file, which must exist (no download is attempted for it)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise EvalkitError(f"codec {codec!r}: checkpoint file {str(file)!r} does not exist")
+    return file
+
+
+def missing_weights(codec: str, expected: Path, url: str, cause: BaseException) -> EvalkitError:
+    """The one-paragraph error for weights that are neither cached nor downloadable."""
+    return EvalkitError(
+        f"codec {codec!r} needs its weights file {expected.name}, which is not at {expected} and "
+        f"could not be downloaded from {url} ({type(cause).__name__}: {cause}). Download it on a "
+        f"connected machine and copy it to {expected}, or pass it with "
+        f"--checkpoint {codec}=PATH."
+    )
+
+
+def unusable_checkpoint(codec: str, path: Path, cause: BaseException) -> EvalkitError:
+    """A file that exists but is not this codec's weights (wrong variant, corrupt, not torch)."""
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return EvalkitError(f"codec {codec!r}: {path} is not a usable checkpoint: {first_line}")

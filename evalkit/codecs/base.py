@@ -1,0 +1,134 @@
+"""The codec adapter interface.
+
+A codec adapter turns audio into a payload and back. evalkit measures; the adapter never decides
+what counts as quality. Adding a codec = subclass :class:`Codec`, implement ``encode`` / ``decode``
+(and ``offered_bitrates``), and register the class under the ``evalkit.codecs`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evalkit.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """What an encoder produced for one bitrate.
+
+    Attributes:
+        nominal_kbps: the bitrate the codec was set to (what it advertises for this setting).
+        payload_bits: exact number of bits a decoder needs (no container framing).
+        duration_s: duration of the input audio, for measured bitrate = payload_bits / duration.
+        sample_rate_hz: rate of the audio that was encoded.
+        data: opaque payload handed back to ``decode`` (bytes, codes, model tensors ...).
+        container_bits: bits including container framing (Ogg, MP3 frames + tags), where one exists.
+        codes: integer codebook indices shaped (codebooks, frames) for codebook codecs, else None.
+        codebook_size: number of entries per codebook (for entropy and utilisation).
+        frame_rate_hz: code frames per second (for the entropy-bound bitrate).
+        setting: the exact codec parameters used (recorded in the results).
+    """
+
+    nominal_kbps: float
+    payload_bits: int
+    duration_s: float
+    sample_rate_hz: int
+    data: Any = None
+    container_bits: int | None = None
+    codes: np.ndarray | None = None
+    codebook_size: int | None = None
+    frame_rate_hz: float | None = None
+    setting: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def measured_kbps(self) -> float:
+        return self.payload_bits / self.duration_s / 1000.0
+
+    @property
+    def container_kbps(self) -> float | None:
+        if self.container_bits is None:
+            return None
+        return self.container_bits / self.duration_s / 1000.0
+
+
+class Codec(abc.ABC):
+    """Base class of every codec adapter.
+
+    Class attributes describe the codec; instances hold loaded models. Audio is float32 numpy,
+    shaped (channels, samples), in [-1, 1].
+
+    ``sample_rate_hz`` / ``channels``: the format ``encode`` expects. ``None`` means the adapter
+    accepts any rate / channel count (it handles them itself); otherwise the pipeline converts the
+    clip with evalkit's one resampler before ``encode``.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    sample_rate_hz: ClassVar[int | None] = None
+    channels: ClassVar[int | None] = None
+
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu") -> None:
+        if checkpoint is not None:
+            raise UsageError(f"codec {self.name!r} takes no checkpoint")
+        self.device = device
+
+    # -- bitrates -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def offered_bitrates(self) -> list[float] | tuple[float, float]:
+        """Discrete settings in kbps (a list), or a continuous (low, high) range (a tuple)."""
+
+    def resolve_bitrate(self, budget_kbps: float) -> float:
+        """The highest setting that fits a budget; the same rule for every codec.
+
+        Raises:
+            UsageError: when the budget is below the lowest setting, listing what is offered.
+        """
+        offered = self.offered_bitrates()
+        eps = 1e-9
+        if isinstance(offered, tuple):
+            low, high = offered
+            if budget_kbps + eps < low:
+                raise UsageError(
+                    f"codec {self.name!r} cannot run at {budget_kbps:g} kbps: "
+                    f"it offers {low:g}-{high:g} kbps"
+                )
+            return min(budget_kbps, high)
+        fitting = [b for b in offered if b <= budget_kbps + eps]
+        if not fitting:
+            listed = ", ".join(f"{b:g}" for b in sorted(offered))
+            raise UsageError(
+                f"codec {self.name!r} cannot run at {budget_kbps:g} kbps: "
+                f"its lowest setting is {min(offered):g} kbps (offered: {listed})"
+            )
+        return max(fitting)
+
+    def describe_bitrates(self) -> str:
+        offered = self.offered_bitrates()
+        if isinstance(offered, tuple):
+            return f"{offered[0]:g}-{offered[1]:g} kbps"
+        return ", ".join(f"{b:g}" for b in sorted(offered)) + " kbps"
+
+    # -- identity -----------------------------------------------------------------------------
+    def identity(self) -> dict[str, Any]:
+        """What makes this codec's output reproducible: recorded in results, part of cache keys."""
+        return {"codec": self.name, "adapter_version": self.version}
+
+    # -- coding -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
+        """Encode at one resolved setting (``nominal_kbps`` comes from ``resolve_bitrate``)."""
+
+    @abc.abstractmethod
+    def decode(self, encoded: Encoded) -> tuple[np.ndarray, int]:
+        """Decode to float32 (channels, samples) and its sample rate."""
+
+    def encode_many(
+        self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
+    ) -> list[Encoded]:
+        """Encode at several settings. RVQ codecs override this to encode once and truncate."""
+        return [self.encode(audio, sample_rate_hz, b) for b in nominal_kbps]

@@ -1,0 +1,244 @@
+"""DAC (Kumar et al. 2023) through Descript's ``descript-audio-codec`` package, unchanged.
+
+Coding is the package's own file path, ``DAC.compress`` / ``DAC.decompress``, with the window of
+its command-line encoder (``python -m dac encode``: 5 s): the clip is loudness-normalised to
+-16 dB LUFS, coded whole when it is at most one window long, otherwise in overlapping windows with
+the convolutions' context, and the decoder restores the input loudness. The residual quantizer
+makes the codes of k codebooks the first k of the full code stack, so a clip is compressed once
+and every bitrate decompresses its prefix: exactly ``compress(n_quantizers=k)``.
+
+Payload: 10 bits per code plus the 32-bit input loudness per channel the decoder needs (the
+``.dac`` file's ``input_db``). Windowed coding repeats context frames, so clips longer than 5 s
+send more frames than the nominal rate (about 8 % at 44.1 kHz, 15 % at 16/24 kHz); the measured
+bitrate counts them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from evalkit.codecs import _weights
+from evalkit.codecs.base import Codec, Encoded
+
+LOUDNESS_BITS = 32  # float32 ``input_db`` per channel, as ``DACFile.save`` stores it
+MODEL_BITRATE = "8kbps"  # the package's name for the release models adapted here
+
+
+class _DAC(Codec):
+    """One released DAC model; subclasses name the variant and its release architecture."""
+
+    version: ClassVar[str] = "1"
+    channels: ClassVar[int | None] = 1
+    model_type: ClassVar[str]
+    # The release configuration (descript-audio-codec conf/final/<model_type>.yml): what the
+    # published weights expect; used to build random-weight models for tests and benchmarks.
+    architecture: ClassVar[dict[str, Any]]
+    win_duration_s: ClassVar[float] = 5.0
+
+    def __init__(self, checkpoint: str | None = None, device: str = "cpu") -> None:
+        self.device = device
+        self.checkpoint = self._load(checkpoint)
+        self.checkpoint_sha256 = _weights.sha256(self.checkpoint)
+        if self.model.sample_rate != self.sample_rate_hz:
+            raise _weights.unusable_checkpoint(
+                self.name,
+                self.checkpoint,
+                ValueError(f"it holds a {self.model.sample_rate} Hz model"),
+            )
+        self.model.to(device)
+        self.model.eval()
+
+    def _load(self, checkpoint: str | None) -> Path:
+        import dac
+
+        if checkpoint is None:
+            tag = dac.utils.__MODEL_LATEST_TAGS__[(self.model_type, MODEL_BITRATE)]
+            name = f"weights_{self.model_type}_{MODEL_BITRATE}_{tag}.pth"
+            try:
+                file = Path(dac.utils.download(model_type=self.model_type, tag=tag))
+            except (OSError, ValueError) as e:  # no network, or the release host refused
+                url = dac.utils.__MODEL_URLS__[(self.model_type, tag, MODEL_BITRATE)]
+                cached = Path.home() / ".cache" / "descript" / "dac" / name
+                raise _weights.missing_weights(self.name, cached, url, e) from e
+        else:
+            file = _weights.local_checkpoint(self.name, checkpoint)
+        try:
+            self.model = dac.utils.load_model(load_path=str(file))
+        except Exception as e:  # torch raises many types for a foreign or corrupt file
+            raise _weights.unusable_checkpoint(self.name, file, e) from e
+        return file
+
+    def identity(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        return {
+            **super().identity(),
+            "package": f"descript-audio-codec {version('descript-audio-codec')}",
+            "checkpoint": self.checkpoint.name,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "win_duration_s": self.win_duration_s,
+        }
+
+    # -- bitrates -----------------------------------------------------------------------------
+    @property
+    def _kbps_per_codebook(self) -> float:
+        frame_rate = self.model.sample_rate / int(self.model.hop_length)
+        return math.log2(self.model.codebook_size) * frame_rate / 1000.0
+
+    def offered_bitrates(self) -> list[float]:
+        """k codebooks at k x 10 bits x frame rate, for k = 1 .. all (rounded to 1 bit/s)."""
+        per = self._kbps_per_codebook
+        return [round(k * per, 3) for k in range(1, self.model.n_codebooks + 1)]
+
+    def _codebooks(self, nominal_kbps: float) -> int:
+        offered = self.offered_bitrates()
+        if nominal_kbps not in offered:
+            listed = ", ".join(f"{b:g}" for b in offered)
+            raise ValueError(f"{self.name} has no {nominal_kbps:g} kbps setting ({listed})")
+        return offered.index(nominal_kbps) + 1
+
+    # -- coding -------------------------------------------------------------------------------
+    def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
+        return self.encode_many(audio, sample_rate_hz, [nominal_kbps])[0]
+
+    def encode_many(
+        self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
+    ) -> list[Encoded]:
+        import torch
+        from audiotools import AudioSignal
+
+        if (sample_rate_hz, audio.ndim, audio.shape[0]) != (self.sample_rate_hz, 2, 1):
+            raise ValueError(
+                f"{self.name} codes mono audio at {self.sample_rate_hz} Hz, "
+                f"got shape {audio.shape} at {sample_rate_hz} Hz"
+            )
+        codebooks = [self._codebooks(b) for b in nominal_kbps]
+        signal = AudioSignal(
+            torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None], sample_rate_hz
+        )
+        with torch.inference_mode():
+            full = self.model.compress(signal, win_duration=self.win_duration_s)
+        duration_s = audio.shape[1] / sample_rate_hz
+        encoded = []
+        for nominal, k in zip(nominal_kbps, codebooks, strict=True):
+            file = dataclasses.replace(full, codes=full.codes[:, :k].clone())
+            codes = file.codes[0].numpy().astype(np.int64)
+            bits = codes.size * math.log2(self.model.codebook_size) + LOUDNESS_BITS * file.channels
+            encoded.append(
+                Encoded(
+                    nominal_kbps=nominal,
+                    payload_bits=int(bits),
+                    duration_s=duration_s,
+                    sample_rate_hz=sample_rate_hz,
+                    data=file,
+                    codes=codes,
+                    codebook_size=self.model.codebook_size,
+                    frame_rate_hz=codes.shape[1] / duration_s,
+                    setting={"n_codebooks": k, "chunked": not file.padding},
+                )
+            )
+        return encoded
+
+    def decode(self, encoded: Encoded) -> tuple[np.ndarray, int]:
+        import torch
+
+        file = encoded.data
+        # decompress() ends by reshaping to the input length, which fails where the decoder
+        # returns fewer samples: unwindowed 16/24 kHz codes decode to 8 samples short of a
+        # multiple of the hop. Asking for what the decoder gives keeps its samples unchanged.
+        if file.padding:
+            file = dataclasses.replace(
+                file,
+                original_length=min(
+                    file.original_length, self._decoded_length(file.codes.shape[-1])
+                ),
+            )
+        with torch.inference_mode():
+            out = self.model.decompress(file)
+        return out.audio_data[0].float().cpu().numpy(), self.sample_rate_hz
+
+    def _decoded_length(self, frames: int) -> int:
+        """Samples the (padded) decoder makes of ``frames`` code frames: its convolutions' sizes."""
+        from torch import nn
+
+        n = frames
+        for layer in self.model.decoder.modules():
+            if isinstance(layer, nn.ConvTranspose1d):
+                (s,), (p,), (d,), (k,) = (
+                    layer.stride,
+                    layer.padding,
+                    layer.dilation,
+                    layer.kernel_size,
+                )
+                n = (n - 1) * s - 2 * p + d * (k - 1) + layer.output_padding[0] + 1
+            elif isinstance(layer, nn.Conv1d):
+                (s,), (p,), (d,), (k,) = (
+                    layer.stride,
+                    layer.padding,
+                    layer.dilation,
+                    layer.kernel_size,
+                )
+                n = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        return n
+
+
+class DAC44kHz(_DAC):
+    """DAC 44.1 kHz: 9 codebooks at 86.1 frames/s, 0.86-7.75 kbps (advertised as 8 kbps)."""
+
+    name = "dac_44khz"
+    description = "Descript Audio Codec 44.1 kHz mono (descript-audio-codec package)"
+    sample_rate_hz = 44_100
+    model_type = "44khz"
+    architecture = {
+        "sample_rate": 44_100,
+        "encoder_dim": 64,
+        "encoder_rates": [2, 4, 8, 8],
+        "decoder_dim": 1536,
+        "decoder_rates": [8, 8, 4, 2],
+        "n_codebooks": 9,
+        "codebook_size": 1024,
+        "codebook_dim": 8,
+    }
+
+
+class DAC24kHz(_DAC):
+    """DAC 24 kHz: 32 codebooks at 75 frames/s, 0.75-24 kbps."""
+
+    name = "dac_24khz"
+    description = "Descript Audio Codec 24 kHz mono (descript-audio-codec package)"
+    sample_rate_hz = 24_000
+    model_type = "24khz"
+    architecture = {
+        "sample_rate": 24_000,
+        "encoder_dim": 64,
+        "encoder_rates": [2, 4, 5, 8],
+        "decoder_dim": 1536,
+        "decoder_rates": [8, 5, 4, 2],
+        "n_codebooks": 32,
+        "codebook_size": 1024,
+        "codebook_dim": 8,
+    }
+
+
+class DAC16kHz(_DAC):
+    """DAC 16 kHz: 12 codebooks at 50 frames/s, 0.5-6 kbps."""
+
+    name = "dac_16khz"
+    description = "Descript Audio Codec 16 kHz mono (descript-audio-codec package)"
+    sample_rate_hz = 16_000
+    model_type = "16khz"
+    architecture = {
+        "sample_rate": 16_000,
+        "encoder_dim": 64,
+        "encoder_rates": [2, 4, 5, 8],
+        "decoder_dim": 1536,
+        "decoder_rates": [8, 5, 4, 2],
+        "n_codebooks": 12,
+        "codebook_size": 1024,
+        "codebook_dim": 8,
+    }

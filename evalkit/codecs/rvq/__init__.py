@@ -1,0 +1,1 @@
+"""The in-house residual-vector-quantized neural codec (``--codec rvq``)."""

@@ -1,0 +1,302 @@
+"""Training the RVQ codec: data sampling, the training loop, checkpoints and resume.
+
+Everything a run needs to continue is in ``OUT/checkpoint.pt`` (model, discriminator, optimizers,
+step, random-generator state); ``OUT/model.pt`` is the small inference checkpoint (config and
+float16 weights) that the ``rvq`` adapter loads. Both load with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from evalkit import audio
+from evalkit.codecs.rvq.discriminator import (
+    MultiScaleSTFTDiscriminator,
+    discriminator_loss,
+    generator_losses,
+)
+from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
+from evalkit.codecs.rvq.model import ModelConfig, RVQCodec
+
+AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
+DOMAINS = ("speech", "music", "environmental")
+REPO_ROOT = Path(__file__).resolve().parents[3]
+EVAL_SET = REPO_ROOT / "datasets" / "default"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. ``max_minutes`` stops it by wall clock (the LR schedule follows
+    whichever of steps or time runs out first, so a time-boxed run still ends at a low LR)."""
+
+    data: tuple[str, ...]
+    out: str
+    steps: int = 10_000
+    batch_size: int = 8
+    crop_s: float = 1.0
+    lr: float = 3e-4
+    warmup_steps: int = 500
+    discriminator: bool = True
+    discriminator_start: int = 0
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    max_minutes: float | None = None
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+# -- data ------------------------------------------------------------------------------------------
+def evaluation_sha256s() -> set[str]:
+    """sha256 of every clip of the default evaluation set (empty while it is not built)."""
+    found: set[str] = set()
+    for manifest in sorted(EVAL_SET.glob("manifest.*")):
+        if manifest.suffix == ".csv":
+            with manifest.open(newline="") as f:
+                found |= {row["sha256"] for row in csv.DictReader(f) if row.get("sha256")}
+        elif manifest.suffix == ".parquet":
+            import pandas as pd
+
+            found |= set(pd.read_parquet(manifest)["sha256"])
+    return found
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def list_audio(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
+    """(file, group) for every audio file under ``paths``; the group (for balanced sampling) is the
+    first folder below a given path when it is named after a domain, else the given path itself."""
+    files = []
+    for given in map(Path, paths):
+        if not given.exists():
+            raise FileNotFoundError(f"training data path {given} does not exist")
+        candidates = [given] if given.is_file() else sorted(given.rglob("*"))
+        for f in candidates:
+            if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES:
+                rel = f.relative_to(given).parts if f != given else ()
+                group = rel[0] if len(rel) > 1 and rel[0] in DOMAINS else str(given)
+                files.append((f, group))
+    if not files:
+        raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {paths}")
+    return files
+
+
+class Corpus:
+    """All training audio as one mono tensor at the model rate, sampled in random crops.
+
+    Crops are balanced across groups (each group is equally likely, whatever its length), then
+    proportional to length within a group. Files shorter than a crop are zero-padded.
+    """
+
+    def __init__(self, paths: tuple[str, ...], sample_rate_hz: int, device: str) -> None:
+        forbidden = evaluation_sha256s()
+        pieces, starts, lengths, groups = [], [], [], []
+        names: list[str] = []
+        offset = 0
+        for path, group in list_audio(paths):
+            if forbidden and sha256_of(path) in forbidden:
+                raise ValueError(f"{path}: is a clip of the evaluation set (sha256 match)")
+            try:
+                wav, rate = audio.read(path)
+            except Exception as exc:
+                raise ValueError(f"{path}: cannot be read as training audio: {exc}") from exc
+            wav = audio.convert(wav, rate, sample_rate_hz, 1)[0]
+            if group not in names:
+                names.append(group)
+            pieces.append(wav)
+            starts.append(offset)
+            lengths.append(len(wav))
+            groups.append(names.index(group))
+            offset += len(wav)
+        self.groups = names
+        self.seconds = offset / sample_rate_hz
+        self.wave = torch.from_numpy(np.concatenate(pieces)).to(device)
+        self.starts = torch.tensor(starts, device=device)
+        self.lengths = torch.tensor(lengths, device=device)
+        group_ids = torch.tensor(groups, device=device)
+        # P(file) = 1/num_groups * length / total length of its group.
+        group_total = torch.zeros(len(names), device=device).index_add_(
+            0, group_ids, self.lengths.float()
+        )
+        self.weights = self.lengths.float() / group_total[group_ids] / len(names)
+
+    def sample(self, batch: int, length: int, gen: torch.Generator) -> torch.Tensor:
+        """(batch, 1, length) random crops with a random gain of -12..+4 dB (peak kept < 1)."""
+        dev = self.wave.device
+        f = torch.multinomial(self.weights.cpu(), batch, replacement=True, generator=gen).to(dev)
+        room = (self.lengths[f] - length).clamp(min=0)
+        offset = (torch.rand(batch, generator=gen).to(dev) * (room + 1)).long()
+        pos = offset[:, None] + torch.arange(length, device=dev)[None, :]
+        inside = pos < self.lengths[f][:, None]
+        idx = (self.starts[f][:, None] + pos).clamp(max=len(self.wave) - 1)
+        x = torch.where(inside, self.wave[idx], torch.zeros((), device=dev))
+        gain = 10 ** ((torch.rand(batch, 1, generator=gen).to(dev) * 16 - 12) / 20)
+        x = x * gain
+        peak = x.abs().amax(dim=1, keepdim=True).clamp(min=1e-8)
+        x = torch.where(peak > 0.99, x * 0.99 / peak, x)
+        return x[:, None, :]
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+def export_model(model: RVQCodec, path: Path, meta: dict) -> None:
+    """Write the inference checkpoint: config, float16 weights, and ``meta`` (steps, data ...)."""
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save({"config": model.cfg.to_dict(), "state": state, "meta": meta}, path)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQCodec, dict]:
+    """Rebuild a model from an inference checkpoint; returns (model in eval mode, meta)."""
+    ckpt = torch.load(path, map_location=device, weights_only=True)
+    model = RVQCodec(ModelConfig.from_dict(ckpt["config"])).to(device)
+    model.load_state_dict(ckpt["state"])
+    return model.eval(), ckpt["meta"]
+
+
+# -- training --------------------------------------------------------------------------------------
+def lr_factor(progress: float, step: int, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak as progress goes 0 -> 1."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) -> Path:
+    """Train (or resume) a run; returns the path of the exported inference checkpoint."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    dev = cfg.device
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    corpus = Corpus(cfg.data, cfg.model.sample_rate_hz, dev)
+    model = RVQCodec(cfg.model).to(dev)
+    disc = MultiScaleSTFTDiscriminator().to(dev) if cfg.discriminator else None
+    opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99)) if disc else None
+    mel_loss = MultiScaleMelLoss(cfg.model.sample_rate_hz).to(dev)
+    stft_loss = MultiResolutionSTFTLoss().to(dev)
+
+    step, elapsed_before = 0, 0.0
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.exists():
+            raise FileNotFoundError(f"--resume: no {ckpt_path} to resume from")
+        state = torch.load(ckpt_path, map_location=dev, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt_g.load_state_dict(state["opt_g"])
+        if disc is not None:
+            if "disc" not in state:
+                raise ValueError(f"{ckpt_path} was trained without a discriminator")
+            disc.load_state_dict(state["disc"])
+            opt_d.load_state_dict(state["opt_d"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed_before = state["step"], state["elapsed_s"]
+
+    def save() -> None:
+        state = {
+            "model": model.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "generator": gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "step": step,
+            "elapsed_s": elapsed_before + time.monotonic() - t0,
+        }
+        if disc is not None:
+            state["disc"], state["opt_d"] = disc.state_dict(), opt_d.state_dict()
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(ckpt_path)
+
+    crop = int(cfg.crop_s * cfg.model.sample_rate_hz) // cfg.model.hop * cfg.model.hop
+    budget_s = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
+    log = (out / "log.csv").open("a", newline="")
+    logger = csv.writer(log)
+    if step == 0:
+        logger.writerow(["step", "elapsed_s", "n_q", "mel", "stft", "commit", "adv", "fm", "disc"])
+    model.train()
+    t0 = time.monotonic()
+    columns = [TextColumn("rvq"), BarColumn(), TextColumn("{task.completed}/{task.total}")]
+    columns += [TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
+    with Progress(*columns, disable=not show_progress) as bar:
+        task = bar.add_task("train", total=cfg.steps, completed=step, losses="")
+        while step < cfg.steps:
+            elapsed = time.monotonic() - t0
+            if elapsed > budget_s:
+                break
+            progress = max(step / cfg.steps, elapsed / budget_s)
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups if opt else ():
+                    group["lr"] = cfg.lr * lr_factor(progress, step, cfg.warmup_steps)
+            n_q = cfg.model.quantizer_dropout[
+                int(torch.randint(len(cfg.model.quantizer_dropout), (1,), generator=gen))
+            ]
+            x = corpus.sample(cfg.batch_size, crop, gen)
+            y, q = model(x, n_q)
+            losses = {
+                "mel": mel_loss(y, x),
+                "stft": stft_loss(y, x),
+                "commit": q.commitment_loss,
+            }
+            loss = losses["mel"] + 0.5 * losses["stft"] + losses["commit"] + 0.1 * F.l1_loss(y, x)
+            use_disc = disc is not None and step >= cfg.discriminator_start
+            if use_disc:
+                real, fake = disc(x), disc(y)
+                losses["adv"], losses["fm"] = generator_losses(real, fake)
+                loss = loss + 0.067 * losses["adv"] + 0.133 * losses["fm"]
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt_g.step()
+            if use_disc:
+                d_loss = discriminator_loss(disc(x), disc(y.detach()))
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                losses["disc"] = d_loss
+            step += 1
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                vals = {k: float(v.detach()) for k, v in losses.items()}
+                logger.writerow(
+                    [step, round(elapsed_before + elapsed, 1), n_q]
+                    + [
+                        f"{vals[k]:.4f}" if k in vals else ""
+                        for k in ("mel", "stft", "commit", "adv", "fm", "disc")
+                    ]
+                )
+                log.flush()
+                text = " ".join(f"{k} {v:.3f}" for k, v in vals.items())
+                bar.update(task, completed=step, losses=f"n_q {n_q:2d} {text}")
+            if step % cfg.checkpoint_every == 0:
+                save()
+    save()
+    log.close()
+    meta = {
+        "steps": step,
+        "wall_s": round(elapsed_before + time.monotonic() - t0, 1),
+        "device": torch.cuda.get_device_name() if dev.startswith("cuda") else "cpu",
+        "train_seconds_of_audio": round(corpus.seconds, 1),
+        "groups": ",".join(corpus.groups),
+        "train_config": repr(asdict(cfg)),
+    }
+    model.eval()
+    export_model(model, out / "model.pt", meta)
+    return out / "model.pt"

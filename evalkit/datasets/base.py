@@ -1,0 +1,46 @@
+"""Clips and datasets: what gets evaluated.
+
+A :class:`Clip` is plain data (id, domain, where the audio is, its checksum) so it can travel to a
+Dask worker on another machine; the worker reads the audio itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip to evaluate.
+
+    Attributes:
+        clip_id: unique within a dataset; used in file names of saved audio.
+        domain: ``speech``, ``music`` or ``environmental``.
+        path: the audio file.
+        sha256: checksum of the file's bytes (part of every cache key).
+        start_s / duration_s: a window of the file (``None``: to its end).
+        lossy_source: True when the recording was already lossy-coded before it reached us.
+    """
+
+    clip_id: str
+    domain: str
+    path: str
+    sha256: str
+    start_s: float = 0.0
+    duration_s: float | None = None
+    lossy_source: bool = False
+
+    @property
+    def key(self) -> str:
+        """Identity of the audio evaluated: the file's checksum plus the window."""
+        return f"{self.sha256}:{self.start_s:g}:{self.duration_s if self.duration_s else ''}"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

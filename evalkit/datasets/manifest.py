@@ -1,0 +1,129 @@
+"""Hand-made sets: a CSV or JSONL manifest listing files, their domains and optional windows.
+
+Columns (CSV header or JSON keys): ``path`` and ``domain`` are required; ``id``, ``start`` and
+``duration`` (seconds), ``sha256`` (checked against the file) and ``lossless_source`` are
+optional; other columns are ignored. Relative paths are relative to the manifest's folder, and
+every path must stay inside that folder unless the caller allows otherwise, so a manifest from
+elsewhere cannot make evalkit read arbitrary files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from evalkit.datasets.base import Clip, sha256_file
+from evalkit.datasets.dataset import check_domain, file_sha256, sort_unique
+from evalkit.datasets.files import relative_id
+from evalkit.errors import UsageError
+
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+def read_rows(path: Path) -> list[tuple[int, dict]]:
+    """(line number, row) pairs from a CSV (with header) or JSONL file."""
+    suffix = path.suffix.lower()
+    if suffix not in MANIFEST_SUFFIXES:
+        raise UsageError(f"manifest {path}: use a .csv or .jsonl file, not {suffix or 'no suffix'}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read manifest {path}: {exc}") from None
+    if suffix == ".csv":
+        return [(i + 2, row) for i, row in enumerate(csv.DictReader(text.splitlines()))]
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"manifest {path} line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise UsageError(f"manifest {path} line {number}: expected a JSON object")
+        rows.append((number, row))
+    return rows
+
+
+def load_manifest(path: Path, allow_outside: bool = False, root: Path | None = None) -> list[Clip]:
+    """Clips listed by a manifest, sorted by id.
+
+    Args:
+        path: the manifest file.
+        allow_outside: let listed files lie outside ``root``.
+        root: where relative paths start and files must lie (default: the manifest's folder).
+
+    Raises:
+        UsageError: a malformed row, a path outside the root, duplicate ids, or a file whose
+            sha256 does not match the one listed; the message names the manifest line.
+    """
+    root = (root or path.parent).resolve()
+    clips = []
+    for number, row in read_rows(path):
+        where = f"manifest {path} line {number}"
+        clips.append(clip_from_row(row, root, allow_outside, where))
+    if not clips:
+        raise UsageError(f"manifest {path} lists no files")
+    return sort_unique(clips)
+
+
+def clip_from_row(row: dict, root: Path, allow_outside: bool, where: str) -> Clip:
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        return None if value is None or str(value).strip() == "" else str(value).strip()
+
+    def seconds(key: str) -> float | None:
+        value = text(key)
+        try:
+            number = None if value is None else float(value)
+        except ValueError:
+            raise UsageError(f"{where}: {key} must be a number of seconds, got {value!r}") from None
+        if number is not None and not (number >= 0 and number < float("inf")):
+            raise UsageError(f"{where}: {key} must be finite and not negative, got {value!r}")
+        return number
+
+    for key in ("path", "domain"):
+        if text(key) is None:
+            raise UsageError(f"{where}: missing {key!r}")
+    listed = Path(text("path"))
+    audio = (listed if listed.is_absolute() else root / listed).resolve()
+    inside = audio.is_relative_to(root)
+    if not inside and not allow_outside:
+        raise UsageError(f"{where}: {listed} lies outside {root} (allow it with manifest:FILE:any)")
+    expected = text("sha256")
+    sha = verified_sha256(audio, expected.lower(), where) if expected else file_sha256(audio)
+    duration = seconds("duration")
+    if duration == 0:
+        raise UsageError(f"{where}: duration must be positive")
+    return Clip(
+        clip_id=text("id") or (relative_id(audio, root) if inside else audio.stem),
+        domain=check_domain(text("domain"), where),
+        path=str(audio),
+        sha256=sha,
+        start_s=seconds("start") or 0.0,
+        duration_s=duration,
+        lossy_source=not parse_bool(text("lossless_source"), where, default=True),
+    )
+
+
+def verified_sha256(path: Path, expected: str, where: str) -> str:
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    if actual != expected:
+        raise UsageError(
+            f"{where}: {path.name} has sha256 {actual[:12]}…, the manifest says "
+            f"{expected[:12]}… (file changed or corrupted)"
+        )
+    return actual
+
+
+def parse_bool(value: str | None, where: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in TRUE | FALSE:
+        return value.lower() in TRUE
+    raise UsageError(f"{where}: expected true or false, got {value!r}")

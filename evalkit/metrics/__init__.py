@@ -1,0 +1,22 @@
+"""Built-in metrics, registered under the ``evalkit.metrics`` entry-point group."""
+
+from __future__ import annotations
+
+from evalkit import registry
+from evalkit.metrics.base import DOMAINS
+
+
+def applicability_table() -> str:
+    """README's metric × domain × evaluation-rate table, generated from the registered classes."""
+    head = ["metric", "values", *DOMAINS, "evaluated at", "channels", "better"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in registry.names(registry.METRICS):
+        cls = registry.load(registry.METRICS, name)
+        m = cls()
+        rate = f"{cls.sample_rate_hz / 1000:g} kHz" if cls.sample_rate_hz else "clip's rate"
+        cells = [f"`{name}`", ", ".join(f"`{o}`" for o in m.output_names()),
+                 *("yes" if m.applies_to(d) else "—" for d in DOMAINS), rate,
+                 "mono mix" if cls.mono else "as coded", "higher" if cls.higher_is_better
+                 else "lower"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

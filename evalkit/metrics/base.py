@@ -1,0 +1,52 @@
+"""The metric interface.
+
+A metric is a pure function of (reference, degraded) at its own evaluation rate, with metadata
+that says where it means something. The pipeline hands it mono or multichannel float32 audio
+already at ``sample_rate_hz`` and aligned; the metric never resamples on its own.
+
+Outcomes: a finite number (``ok``); :class:`~evalkit.errors.NotApplicable` (wrong domain, clip too
+short, silent reference) recorded as ``not_applicable``; any other exception recorded as ``error``
+with its message. No default value ever stands in for a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+DOMAINS = ("speech", "music", "environmental")
+
+
+class Metric:
+    """Base class: subclass, set the class attributes, implement ``score``.
+
+    ``prepare`` does reference-side work once per clip; its result is reused for every codec and
+    bitrate of that clip (ViSQOL's reference spectrogram, for instance).
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = ""
+    unit: ClassVar[str] = ""
+    sample_rate_hz: ClassVar[int | None] = None  # None: evaluated at the reference clip's rate
+    domains: ClassVar[tuple[str, ...]] = DOMAINS
+    higher_is_better: ClassVar[bool] = True
+    mono: ClassVar[bool] = True  # True: the pipeline mixes both signals down to one channel
+    outputs: ClassVar[tuple[str, ...]] = ()  # value names; () means just (name,)
+
+    def output_names(self) -> tuple[str, ...]:
+        return self.outputs or (self.name,)
+
+    def applies_to(self, domain: str) -> bool:
+        return domain in self.domains
+
+    def fingerprint(self) -> dict[str, Any]:
+        """How values were measured: recorded with results and part of cache keys."""
+        return {"metric": self.name, "version": self.version, "rate_hz": self.sample_rate_hz}
+
+    def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> Any:
+        return reference
+
+    def score(self, prepared: Any, degraded: np.ndarray, sample_rate_hz: int) -> dict[str, float]:
+        raise NotImplementedError

@@ -1,0 +1,414 @@
+"""The client side of a run: plan tasks, fan them out on Dask, write shards, assemble tables.
+
+Tasks are submitted as a bounded stream and gathered as they complete, so the client never holds
+more than a few tasks' results and its memory stays flat however large the dataset. Each finished
+task's rows are written as shards at once (see :mod:`evalkit.pipeline.store`); the run folder's
+tables are assembled from the shards at the end, so an interrupted run loses nothing and
+``--resume`` or a re-run of the same command skips every finished shard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit import registry
+from evalkit.audio import RESAMPLER
+from evalkit.datasets import load_dataset
+from evalkit.datasets.base import Clip
+from evalkit.errors import UsageError
+from evalkit.pipeline import provenance
+from evalkit.pipeline.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
+from evalkit.pipeline.scoring import fingerprint
+from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
+from evalkit.pipeline.summary import codebook_table, summarize
+from evalkit.pipeline.task import (
+    BITRATE_METRICS,
+    CodecSpec,
+    Task,
+    TaskResult,
+    Work,
+    bitrate_fingerprint,
+    fail_all,
+    get_codec,
+    run_task,
+)
+
+log = logging.getLogger("evalkit")
+
+#: named presets: ``--profile ci`` is the regression gate's fixed, small subset
+PROFILES: dict[str, dict] = {
+    "ci": {"dataset": "default", "limit": 2},
+}
+#: what a profile runs when the command names no codec or bitrate
+PROFILE_DEFAULTS: dict[str, dict] = {
+    "ci": {"codecs": ("rvq",), "bitrates_kbps": (1.5, 3.0, 6.0)},
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; stored in run.json so ``--resume`` can replay it."""
+
+    codecs: tuple[str, ...]
+    bitrates_kbps: tuple[float, ...]
+    dataset: str = "default"
+    metrics: tuple[str, ...] | None = None  # None: every registered metric
+    limit: int | None = None  # clips per domain
+    segment_s: float | None = None
+    workers: int | None = None  # None: one per core
+    scheduler: str | None = None  # address of an existing Dask scheduler
+    checkpoints: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    save_audio: bool = False
+    profile: str | None = None
+    timeout_s: float | None = 1800.0
+    retries: int = 2
+
+    def with_profile(self) -> RunConfig:
+        if self.profile is None:
+            return self
+        if self.profile not in PROFILES:
+            raise UsageError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
+        return replace(self, **PROFILES[self.profile])
+
+
+@dataclass
+class Plan:
+    codecs: dict[str, tuple[CodecSpec, str]]  # name -> (spec, identity JSON)
+    nominal: dict[tuple[str, float], float]  # (codec, budget) -> resolved setting
+    metrics: dict[str, str]  # metric name -> fingerprint JSON
+    clips: list[Clip]
+    dataset_fingerprint: str
+
+
+def prepare(config: RunConfig) -> Plan:
+    """Resolve every name and bitrate before any work starts: a bad argument fails here."""
+    metric_names = list(config.metrics) if config.metrics else registry.names(registry.METRICS)
+    metrics = {}
+    for name in metric_names:
+        metrics[name] = fingerprint(name)
+    for name in BITRATE_METRICS:
+        metrics[name] = bitrate_fingerprint(name)
+    codecs, nominal = {}, {}
+    for name in config.codecs:
+        spec = CodecSpec(name, config.checkpoints.get(name), config.device)
+        codec = get_codec(spec)
+        codecs[name] = (spec, json.dumps(codec.identity(), sort_keys=True))
+        for budget in config.bitrates_kbps:
+            nominal[(name, budget)] = codec.resolve_bitrate(budget)
+    unknown = set(config.checkpoints) - set(config.codecs)
+    if unknown:
+        raise UsageError(f"--checkpoint names {', '.join(sorted(unknown))}, which is not run")
+    dataset = load_dataset(config.dataset, limit=config.limit, segment_s=config.segment_s)
+    if not dataset.clips:
+        raise UsageError(f"dataset {config.dataset!r} holds no audio clips")
+    return Plan(codecs, nominal, metrics, list(dataset.clips), dataset.fingerprint())
+
+
+def plan_tasks(
+    plan: Plan,
+    store: ShardStore,
+    save_audio_dir: str | None,
+    timeout_s: float | None,
+    budgets: tuple[float, ...],
+) -> Iterator[Task]:
+    """Tasks for the work not yet in the store: one per (codec, clip), all missing bitrates."""
+    for name, (spec, identity) in plan.codecs.items():
+        done = store.existing(identity)
+        for clip in plan.clips:
+            work = []
+            for budget in budgets:
+                unit = store.unit_key(clip.key, budget)
+                key = store.shard_key(unit, list(plan.metrics.values()))
+                if key in done:
+                    continue
+                covered = _covered(store, identity, unit, done)
+                missing = tuple(m for m, fp in plan.metrics.items() if fp not in covered)
+                if not missing:
+                    continue
+                shard = store.shard_key(unit, [plan.metrics[m] for m in missing])
+                work.append(Work(budget, plan.nominal[(name, budget)], missing, shard))
+            if work:
+                yield Task(spec, identity, clip, tuple(work), save_audio_dir, timeout_s)
+
+
+def _covered(store: ShardStore, identity: str, unit: str, done: set[str]) -> set[str]:
+    """Metric fingerprints already stored for a (clip, bitrate): so adding a metric adds only it."""
+    covered: set[str] = set()
+    for key in done:
+        if key.startswith(unit + "-"):
+            covered |= set(store.read_rows(identity, key)["metric_version"].unique())
+    return covered
+
+
+def _run_with_timeout(task: Task) -> TaskResult:
+    """Worker entry point: a hung codec becomes error rows after ``timeout_s``."""
+    if task.timeout_s is None:
+        return run_task(task)
+    box: dict = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", run_task(task)), daemon=True)
+    thread.start()
+    thread.join(task.timeout_s)
+    if "r" in box:
+        return box["r"]
+    result = TaskResult()
+    fail_all(
+        task,
+        result,
+        f"{task.clip.clip_id}: {task.codec.name} timed out after {task.timeout_s:g} s",
+        task.work,
+    )
+    return result
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``; a missing GPU is a clear error."""
+    if device not in ("cpu", "cuda", "auto"):
+        raise UsageError(f"--device must be cpu, cuda or auto, not {device!r}")
+    if device == "cpu":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise UsageError("--device cuda: no CUDA GPU is visible here; use --device cpu or auto")
+    return "cpu"
+
+
+def gpu_count(device: str) -> int:
+    if device != "cuda":
+        return 0
+    import torch
+
+    return torch.cuda.device_count()
+
+
+@contextlib.contextmanager
+def dask_client(config: RunConfig) -> Iterator:
+    """A client on the user's scheduler, or on a LocalCluster of single-threaded processes."""
+    from distributed import Client, LocalCluster
+
+    if config.scheduler:
+        with Client(config.scheduler, timeout="30s") as client:
+            yield client
+        return
+    workers = config.workers or gpu_count(config.device) or os.cpu_count() or 1
+    env = {
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "NUMBA_NUM_THREADS": "1",
+    }
+    import dask
+
+    with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": env}),
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def execute(tasks: Iterator[Task], client, store: ShardStore, progress, retries: int) -> int:
+    """Stream tasks through Dask, writing each result as it arrives; returns failures seen."""
+    from distributed import as_completed
+
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    window = 4 * n_workers
+    pending: dict = {}
+    failures = 0
+    ac = as_completed()
+
+    def submit(task: Task) -> None:
+        fut = client.submit(_run_with_timeout, task, retries=retries, pure=False)
+        pending[fut.key] = task
+        ac.add(fut)
+
+    for task in itertools.islice(tasks, window):
+        submit(task)
+    try:
+        for fut in ac:
+            task = pending.pop(fut.key)
+            try:
+                result = fut.result()
+            except Exception as exc:  # the worker died repeatedly, or the task could not run
+                result = TaskResult()
+                fail_all(
+                    task,
+                    result,
+                    f"{task.clip.clip_id}: task failed on the cluster: {type(exc).__name__}: {exc}",
+                    task.work,
+                )
+            _store(store, task, result)
+            failures += result.failures
+            progress(task, result)
+            fut.release()
+            nxt = next(tasks, None)
+            if nxt is not None:
+                submit(nxt)
+    except BaseException:
+        for fut in list(ac.futures):
+            fut.cancel()
+        raise
+    return failures
+
+
+def _store(store: ShardStore, task: Task, result: TaskResult) -> None:
+    for budget, rows in result.codes.items():
+        store.write_codes(task.codec_identity, store.unit_key(task.clip.key, budget), rows)
+    for key, rows in result.rows.items():
+        store.write_rows(task.codec_identity, key, rows)
+
+
+def assemble(
+    plan: Plan, store: ShardStore, run_id: str, budgets: tuple[float, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's rows and code histograms, read back from the shards."""
+    wanted = set(plan.metrics.values())
+    frames, codes = [], []
+    for _name, (_spec, identity) in plan.codecs.items():
+        done = store.existing(identity)
+        for clip in plan.clips:
+            for budget in budgets:
+                unit = store.unit_key(clip.key, budget)
+                for key in sorted(k for k in done if k.startswith(unit + "-")):
+                    df = store.read_rows(identity, key)
+                    frames.append(df[df["metric_version"].isin(wanted)])
+                c = store.read_codes(identity, unit)
+                if c is not None:
+                    codes.append(c)
+    results = pd.concat(frames, ignore_index=True) if frames else empty(RESULT_COLUMNS)
+    results["run_id"] = run_id
+    results = conform(results, RESULT_COLUMNS)
+    code_df = pd.concat(codes, ignore_index=True) if codes else empty(CODES_COLUMNS)
+    code_df["run_id"] = run_id
+    return results, conform(code_df, CODES_COLUMNS)
+
+
+def default_run_dir(config: RunConfig) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("runs") / f"{stamp}-{'-'.join(config.codecs)}"
+
+
+def write_tables(run_dir: Path, results: pd.DataFrame, codes: pd.DataFrame) -> None:
+    """Every table of the run folder, each written atomically."""
+
+    def atomic(name: str, write) -> None:
+        tmp = run_dir / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, run_dir / name)
+
+    atomic("results.parquet", lambda p: results.to_parquet(p, index=False))
+    atomic("results.csv", lambda p: results.to_csv(p, index=False))
+    atomic("codes.parquet", lambda p: codes.to_parquet(p, index=False))
+    atomic("summary.csv", lambda p: summarize(results).to_csv(p, index=False))
+    atomic("codebooks.csv", lambda p: codebook_table(codes).to_csv(p, index=False))
+
+
+def evaluate(
+    config: RunConfig,
+    run_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    progress_factory=None,
+    argv: list[str] | None = None,
+) -> Path:
+    """Run an evaluation end to end; returns the run folder. The CLI is a shell over this."""
+    config = replace(config.with_profile(), device=resolve_device(config.device))
+    run_dir = Path(run_dir) if run_dir else default_run_dir(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = provenance.now()
+    plan = prepare(config)
+    store = ShardStore(cache_dir or default_root())
+    meta = provenance.run_metadata(
+        run_dir.name,
+        config_dict(config),
+        argv,
+        started,
+        plan_info={
+            "dataset": {
+                "spec": config.dataset,
+                "fingerprint": plan.dataset_fingerprint,
+                "n_clips": len(plan.clips),
+            },
+            "metrics": {m: json.loads(fp) for m, fp in plan.metrics.items()},
+            "codecs": {n: json.loads(i) for n, (_, i) in plan.codecs.items()},
+            "resampler": RESAMPLER,
+            "pipeline_version": PIPELINE_VERSION,
+        },
+    )
+    provenance.write_json(run_dir / "run.json", {**meta, "status": "running"})
+    _log_to(run_dir)
+    budgets = tuple(config.bitrates_kbps)
+    save_dir = str((run_dir / "audio").resolve()) if config.save_audio else None
+    tasks = list(plan_tasks(plan, store, save_dir, config.timeout_s, budgets))
+    status = "completed"
+    failures = 0
+    try:
+        if tasks:
+            with dask_client(config) as client:
+                dash = getattr(client, "dashboard_link", None)
+                log.info("dask dashboard: %s", dash)
+                factory = progress_factory or _null_progress
+                with factory(len(tasks), dash) as progress:
+                    failures = execute(iter(tasks), client, store, progress, config.retries)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        results, codes = assemble(plan, store, run_dir.name, budgets)
+        write_tables(run_dir, results, codes)
+        meta.update(
+            status=status,
+            finished_utc=provenance.now(),
+            tasks_run=len(tasks),
+            failures_this_session=failures,
+        )
+        provenance.write_json(run_dir / "run.json", meta)
+    return run_dir
+
+
+def config_dict(config: RunConfig) -> dict:
+    d = asdict(config)
+    d["codecs"], d["bitrates_kbps"] = list(config.codecs), list(config.bitrates_kbps)
+    d["metrics"] = list(config.metrics) if config.metrics else None
+    return d
+
+
+def resume_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / "run.json"
+    if not path.exists():
+        raise UsageError(f"{run_dir} is not a run folder (no run.json); give the folder of a run")
+    d = json.loads(path.read_text())["config"]
+    d["codecs"], d["bitrates_kbps"] = tuple(d["codecs"]), tuple(d["bitrates_kbps"])
+    d["metrics"] = tuple(d["metrics"]) if d.get("metrics") else None
+    return RunConfig(**d)
+
+
+@contextlib.contextmanager
+def _null_progress(total: int, dashboard: str | None):
+    yield lambda task, result: None
+
+
+def _log_to(run_dir: Path) -> None:
+    handler = logging.FileHandler(run_dir / "run.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)

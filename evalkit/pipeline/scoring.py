@@ -1,0 +1,121 @@
+"""Scoring one aligned (reference, degraded) pair with any metric: shared by runner and CLI.
+
+Outcomes are plain dicts with ``metric, value, status, error, metric_version, metric_s``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalkit import audio as A
+from evalkit import registry
+from evalkit.errors import NotApplicable, UsageError
+from evalkit.metrics.base import DOMAINS, Metric
+from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag
+from evalkit.pipeline.schema import ERROR, NOT_APPLICABLE, OK
+
+_metrics: dict[str, Metric] = {}
+_prepared: OrderedDict[tuple, Any] = OrderedDict()
+_PREPARED_MAX = 32
+
+
+def get_metric(name: str) -> Metric:
+    """One instance per process (models load once per worker)."""
+    if name not in _metrics:
+        _metrics[name] = registry.load(registry.METRICS, name)()
+    return _metrics[name]
+
+
+def fingerprint(name: str) -> str:
+    return json.dumps(get_metric(name).fingerprint(), sort_keys=True)
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, ValueError | RuntimeError) else f"{type(exc).__name__}: {text}"
+
+
+def _prepared_reference(metric: Metric, ref_key: str, ref: np.ndarray, rate: int) -> Any:
+    """Reference-side work of a metric, once per clip per worker (reused across codecs/bitrates)."""
+    key = (metric.name, ref_key, ref.shape)
+    if key in _prepared:
+        _prepared.move_to_end(key)
+        return _prepared[key]
+    value = metric.prepare(ref, rate)
+    _prepared[key] = value
+    if len(_prepared) > _PREPARED_MAX:
+        _prepared.popitem(last=False)
+    return value
+
+
+def score_metric(
+    name: str, ref_key: str, clip_id: str, domain: str, ref: np.ndarray, deg: np.ndarray, rate: int
+) -> list[dict[str, Any]]:
+    """All outputs of one metric on an aligned pair at the clip's rate; never raises."""
+    metric = get_metric(name)
+    outputs, version = metric.output_names(), fingerprint(name)
+
+    def rows(status: str, error: str = "", values=None, spent=np.nan) -> list[dict[str, Any]]:
+        return [
+            {
+                "metric": out,
+                "value": float(values[out]) if values else np.nan,
+                "status": status,
+                "error": error,
+                "metric_version": version,
+                "metric_s": spent,
+            }
+            for out in outputs
+        ]
+
+    if not metric.applies_to(domain):
+        return rows(NOT_APPLICABLE, f"{clip_id}: {name} does not apply to {domain}")
+    started = time.perf_counter()
+    try:
+        m_rate = metric.sample_rate_hz or rate
+        channels = 1 if metric.mono else None
+        ref_m = A.convert(ref, rate, m_rate, channels)
+        deg_m = A.convert(deg, rate, m_rate, channels)
+        values = metric.score(_prepared_reference(metric, ref_key, ref_m, m_rate), deg_m, m_rate)
+        bad = [k for k in outputs if k not in values or not np.isfinite(values[k])]
+        if bad:
+            raise RuntimeError(f"no finite value for {', '.join(bad)}")
+    except NotApplicable as exc:
+        return rows(NOT_APPLICABLE, f"{clip_id}: {name}: {one_line(exc)}")
+    except Exception as exc:
+        return rows(ERROR, f"{clip_id}: {name} failed: {one_line(exc)}")
+    return rows(OK, values=values, spent=time.perf_counter() - started)
+
+
+def score_pair(
+    reference: Path, degraded: Path, domain: str, names: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """``evalkit score``: read, bring the degraded file to the reference's format, align, score."""
+    if domain not in DOMAINS:
+        raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+    try:
+        ref, rate = A.read(reference)
+        deg, deg_rate = A.read(degraded)
+    except Exception as exc:
+        raise UsageError(f"cannot read audio: {one_line(exc)}") from None
+    deg = A.resample(deg, deg_rate, rate)
+    if deg.shape[0] != ref.shape[0]:
+        deg = (
+            A.to_channels(deg, ref.shape[0])
+            if 1 in deg.shape[:1] + ref.shape[:1]
+            else A.to_channels(deg, 1)
+        )
+        ref = A.to_channels(ref, deg.shape[0])
+    lag = estimate_lag(ref, deg, int(MAX_LAG_SECONDS * rate))
+    ref, deg = apply_lag(ref, deg, lag)
+    out = []
+    for name in names or registry.names(registry.METRICS):
+        for row in score_metric(name, str(reference), reference.name, domain, ref, deg, rate):
+            out.append({**row, "lag_samples": lag})
+    return out

@@ -1,0 +1,356 @@
+"""Worker side: one task = one codec on one clip, covering every requested bitrate.
+
+A task is plain data so it can run on any Dask worker; heavy objects (codec models, metric models,
+measured codec lags; metric instances and prepared references live in
+evalkit.pipeline.scoring) are created once per worker process and cached here.
+Every outcome becomes rows: a failure is an ``error`` row with a one-line message naming the clip,
+never a missing row and never a default value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evalkit import audio as A
+from evalkit import registry
+from evalkit.codecs.base import Codec, Encoded
+from evalkit.datasets.base import Clip
+from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag, probe_signal
+from evalkit.pipeline.schema import ERROR, NOT_APPLICABLE, OK
+from evalkit.pipeline.scoring import fingerprint, get_metric, one_line, score_metric
+
+BITRATE_METRICS = ("bitrate_measured_kbps", "bitrate_container_kbps")
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """How to build a codec on a worker: registered name, checkpoint path, device."""
+
+    name: str
+    checkpoint: str | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Work:
+    """One bitrate of a task: the budget, its resolved setting, the metrics to compute."""
+
+    budget_kbps: float
+    nominal_kbps: float
+    metrics: tuple[str, ...]
+    shard: str  # store key the rows are written under
+
+
+@dataclass(frozen=True)
+class Task:
+    codec: CodecSpec
+    codec_identity: str  # JSON, recorded in every row
+    clip: Clip
+    work: tuple[Work, ...]
+    save_audio_dir: str | None = None
+    timeout_s: float | None = None
+
+
+@dataclass
+class TaskResult:
+    """Rows per shard key, and code histograms per budget (codebook codecs only)."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    codes: dict[float, list[dict[str, Any]]] = field(default_factory=dict)
+    failures: int = 0
+
+
+# -- per-worker caches
+_codecs: dict[CodecSpec, Codec] = {}
+_lags: dict[tuple, int] = {}
+
+
+def configure_threads() -> None:
+    """One math thread per worker process: with N workers on N cores, more threads only contend."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def worker_device(device: str) -> str:
+    """``cuda`` on a machine with several GPUs: worker i uses GPU i mod n (one worker per GPU)."""
+    if device != "cuda":
+        return device
+    import torch
+
+    count = torch.cuda.device_count()
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+        index = name if isinstance(name, int) else int(str(name).rsplit("-", 1)[-1])
+    except (ImportError, ValueError):
+        index = 0
+    return f"cuda:{index % max(count, 1)}"
+
+
+def get_codec(spec: CodecSpec) -> Codec:
+    """The codec of a spec, built once per worker process (models load once, never pickled)."""
+    if spec not in _codecs:
+        configure_threads()
+        cls = registry.load(registry.CODECS, spec.name)
+        _codecs[spec] = cls(checkpoint=spec.checkpoint, device=worker_device(spec.device))
+    return _codecs[spec]
+
+
+def codec_lag(codec: Codec, spec: CodecSpec, nominal: float, rate: int, channels: int) -> int:
+    """The codec's delay at this setting, measured once on the probe (see pipeline.align)."""
+    key = (spec, nominal, rate, channels)
+    if key not in _lags:
+        probe = probe_signal(rate, channels)
+        decoded = _decode_checked(
+            codec, _encode_checked(codec, probe, rate, [nominal])[0], rate, channels, probe.shape[1]
+        )
+        _lags[key] = estimate_lag(probe, decoded, int(MAX_LAG_SECONDS * rate))
+    return _lags[key]
+
+
+# -- codec calls, with their output checked
+def codec_input(codec: Codec, audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
+    """The clip in the codec's format (the reference for metrics keeps the clip's rate)."""
+    channels = codec.channels
+    if channels is None and audio.shape[0] > getattr(codec, "max_channels", audio.shape[0]):
+        channels = 1
+    audio = A.convert(audio, rate, codec.sample_rate_hz, channels)
+    return audio, codec.sample_rate_hz or rate
+
+
+def _encode_checked(
+    codec: Codec, audio: np.ndarray, rate: int, nominal: list[float]
+) -> list[Encoded]:
+    x, x_rate = codec_input(codec, audio, rate)
+    encoded = codec.encode_many(x, x_rate, nominal)
+    if len(encoded) != len(nominal):
+        raise RuntimeError(f"codec returned {len(encoded)} encodings for {len(nominal)} bitrates")
+    return encoded
+
+
+def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int) -> np.ndarray:
+    """Decode and bring back to the reference's rate and channels, refusing broken output."""
+    out, out_rate = codec.decode(enc)
+    out = np.asarray(out, dtype=np.float32)
+    if out.ndim != 2 or out.shape[1] == 0:
+        raise RuntimeError(f"codec returned audio shaped {out.shape}, expected (channels, samples)")
+    if not isinstance(out_rate, int | np.integer) or out_rate <= 0:
+        raise RuntimeError(f"codec returned an invalid sample rate {out_rate!r}")
+    if not np.isfinite(out).all():
+        raise RuntimeError("codec returned NaN or Inf samples")
+    out = A.resample(out, int(out_rate), rate)
+    if out.shape[0] != channels:
+        if out.shape[0] != 1 and channels != 1:
+            raise RuntimeError(
+                f"codec returned {out.shape[0]} channels for a {channels}-channel input"
+            )
+        out = A.to_channels(out, channels)
+    expected = n
+    if abs(out.shape[1] - expected) > 0.1 * expected + int(MAX_LAG_SECONDS * rate):
+        raise RuntimeError(
+            f"codec returned {out.shape[1]} samples for {expected} (at {rate} Hz): "
+            "wrong length or rate"
+        )
+    return out
+
+
+# -- the task
+def _row(task: Task, work: Work, **values: Any) -> dict[str, Any]:
+    clip = task.clip
+    base = {
+        "codec": task.codec.name,
+        "codec_identity": task.codec_identity,
+        "bitrate_kbps": work.budget_kbps,
+        "nominal_kbps": work.nominal_kbps,
+        "measured_kbps": np.nan,
+        "container_kbps": np.nan,
+        "clip_id": clip.clip_id,
+        "domain": clip.domain,
+        "lossy_source": clip.lossy_source,
+        "value": np.nan,
+        "status": OK,
+        "error": "",
+        "lag_samples": np.nan,
+        "encode_s": np.nan,
+        "decode_s": np.nan,
+        "metric_s": np.nan,
+        "metric_version": "",
+    }
+    base.update(values)
+    return base
+
+
+def bitrate_fingerprint(name: str) -> str:
+    return json.dumps({"metric": name, "version": "1"}, sort_keys=True)
+
+
+def _metric_outputs(name: str) -> tuple[tuple[str, ...], str]:
+    if name in BITRATE_METRICS:
+        return (name,), bitrate_fingerprint(name)
+    return get_metric(name).output_names(), fingerprint(name)
+
+
+def fail_all(task: Task, result: TaskResult, message: str, works: tuple[Work, ...]) -> None:
+    for work in works:
+        rows = result.rows.setdefault(work.shard, [])
+        for name in work.metrics:
+            outputs, version = _metric_outputs(name)
+            for out in outputs:
+                rows.append(
+                    _row(
+                        task, work, metric=out, status=ERROR, error=message, metric_version=version
+                    )
+                )
+                result.failures += 1
+
+
+def run_task(task: Task) -> TaskResult:
+    """Encode the clip once, decode every bitrate, align, score; failures become error rows."""
+    clip = task.clip
+    result = TaskResult()
+    try:
+        ref, rate = A.read(clip.path, clip.start_s, clip.duration_s)
+    except Exception as exc:  # unreadable clip: every row is an error naming it
+        fail_all(
+            task,
+            result,
+            f"{clip.clip_id} ({clip.path}): cannot read audio: {one_line(exc)}",
+            task.work,
+        )
+        return result
+    try:
+        codec = get_codec(task.codec)
+        if codec.channels is not None:
+            ref = A.to_channels(ref, codec.channels)
+        elif ref.shape[0] > getattr(codec, "max_channels", ref.shape[0]):
+            ref = A.to_channels(ref, 1)
+        started = time.perf_counter()
+        encoded = _encode_checked(codec, ref, rate, [w.nominal_kbps for w in task.work])
+        encode_s = time.perf_counter() - started
+    except Exception as exc:
+        fail_all(
+            task,
+            result,
+            f"{clip.clip_id}: {task.codec.name} failed to encode: {one_line(exc)}",
+            task.work,
+        )
+        return result
+    for work, enc in zip(task.work, encoded, strict=True):
+        _score_bitrate(task, work, enc, codec, ref, rate, encode_s, result)
+    return result
+
+
+def _score_bitrate(
+    task: Task,
+    work: Work,
+    enc: Encoded,
+    codec: Codec,
+    ref: np.ndarray,
+    rate: int,
+    encode_s: float,
+    result: TaskResult,
+) -> None:
+    clip = task.clip
+    try:
+        started = time.perf_counter()
+        decoded = _decode_checked(codec, enc, rate, ref.shape[0], ref.shape[1])
+        decode_s = time.perf_counter() - started
+        lag = codec_lag(codec, task.codec, work.nominal_kbps, rate, ref.shape[0])
+        ref_a, deg_a = apply_lag(ref, decoded, lag)
+    except Exception as exc:
+        fail_all(
+            task,
+            result,
+            f"{clip.clip_id}: {task.codec.name} at {work.nominal_kbps:g} kbps "
+            f"failed to decode: {one_line(exc)}",
+            (work,),
+        )
+        return
+    if task.save_audio_dir:
+        A.write(
+            os.path.join(
+                task.save_audio_dir,
+                task.codec.name,
+                f"{work.budget_kbps:g}",
+                f"{clip.clip_id}.flac",
+            ),
+            decoded,
+            rate,
+        )
+    common = {
+        "nominal_kbps": enc.nominal_kbps,
+        "measured_kbps": enc.measured_kbps,
+        "container_kbps": enc.container_kbps if enc.container_kbps is not None else np.nan,
+        "lag_samples": float(lag),
+        "encode_s": encode_s,
+        "decode_s": decode_s,
+    }
+    if enc.codes is not None:
+        from evalkit.metrics.entropy import code_histograms
+
+        result.codes[work.budget_kbps] = [
+            {
+                "codec": task.codec.name,
+                "bitrate_kbps": work.budget_kbps,
+                "clip_id": clip.clip_id,
+                "domain": clip.domain,
+                "codebook": i,
+                "codebook_size": enc.codebook_size,
+                "frame_rate_hz": enc.frame_rate_hz,
+                "counts": counts.tolist(),
+            }
+            for i, counts in enumerate(code_histograms(enc.codes, enc.codebook_size))
+        ]
+    rows = result.rows.setdefault(work.shard, [])
+    for name in work.metrics:
+        rows.extend(_metric_rows(task, work, name, enc, ref_a, deg_a, rate, common, result))
+
+
+def _metric_rows(
+    task: Task,
+    work: Work,
+    name: str,
+    enc: Encoded,
+    ref: np.ndarray,
+    deg: np.ndarray,
+    rate: int,
+    common: dict,
+    result: TaskResult,
+) -> list[dict]:
+    clip = task.clip
+    version = bitrate_fingerprint(name) if name in BITRATE_METRICS else ""
+    if name == "bitrate_measured_kbps":
+        return [
+            _row(task, work, metric=name, value=enc.measured_kbps, metric_version=version, **common)
+        ]
+    if name == "bitrate_container_kbps":
+        if enc.container_kbps is None:
+            return [
+                _row(
+                    task,
+                    work,
+                    metric=name,
+                    status=NOT_APPLICABLE,
+                    metric_version=version,
+                    error=f"{clip.clip_id}: {task.codec.name} has no container",
+                    **common,
+                )
+            ]
+        return [
+            _row(
+                task, work, metric=name, value=enc.container_kbps, metric_version=version, **common
+            )
+        ]
+    scored = score_metric(name, clip.key, clip.clip_id, clip.domain, ref, deg, rate)
+    result.failures += sum(r["status"] == ERROR for r in scored)
+    return [_row(task, work, **common, **r) for r in scored]

@@ -1,0 +1,113 @@
+"""Summary statistics of tidy results and the codec × bitrate × metric tables built from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evalkit.metrics.base import DOMAINS
+from evalkit.pipeline.summary import summarize as pipeline_summary
+from evalkit.reports.directions import BITRATE_ROWS, higher_is_better
+from evalkit.reports.render import Cell, Table, number
+
+ALL = "all"
+SOURCES = ("lossless", "lossy", "unknown")
+
+
+def domain_order(domains: list[str]) -> list[str]:
+    """Known domains in their usual order, then any others, then ``all``."""
+    rest = sorted(set(domains) - set(DOMAINS) - {ALL})
+    return [d for d in DOMAINS if d in domains] + rest + [ALL]
+
+
+def _source(results: pd.DataFrame) -> pd.Series:
+    lossy = results["lossy_source"].astype("boolean")
+    return pd.Series(
+        np.where(lossy.isna(), "unknown", np.where(lossy.fillna(False), "lossy", "lossless")),
+        index=results.index,
+    )
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """The run summary (:func:`evalkit.pipeline.summary.summarize`) with a ``source`` column.
+
+    ``source`` is ``all`` and, for each domain (and ``all``) that holds clips of both kinds,
+    ``lossless`` and ``lossy`` apart: a clip already lossy-coded at its source scores differently,
+    and mixing the two would hide it.
+    """
+    source = _source(results)
+    parts = [pipeline_summary(results).assign(source=ALL)]
+    if source.nunique() > 1:
+        per_domain = source.groupby(results["domain"]).nunique()
+        mixed = set(per_domain[per_domain > 1].index) | {ALL}
+        for name, part in results.groupby(source, sort=True):
+            split = pipeline_summary(part).assign(source=name)
+            parts.append(split[split["domain"].isin(mixed)])
+    return pd.concat(parts, ignore_index=True)
+
+
+def quality_metrics(summary: pd.DataFrame) -> list[str]:
+    """Metrics shown as table columns (bitrate rows are the measured-kbps column already)."""
+    return sorted(set(summary["metric"]) - set(BITRATE_ROWS))
+
+
+def metric_header(metric: str) -> str:
+    return f"{metric} {'↑' if higher_is_better(metric) else '↓'}"
+
+
+def mean_ci(row: pd.Series | None) -> Cell:
+    """'mean [low, high]', sortable by the mean; '—' where nothing was measured."""
+    if row is None or row["n"] == 0:
+        return Cell("error" if row is not None and row["errors"] else "—", None)
+    text = f"{row['mean']:.3f}"
+    if np.isfinite(row["ci_low"]):
+        text += f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    return Cell(text, float(row["mean"]))
+
+
+def codec_rows(part: pd.DataFrame, metrics: list[str]) -> list[dict]:
+    """One dict per codec × bitrate of a summary slice: identity, rate, per-metric rows, counts."""
+    rows = []
+    for (codec, bitrate), g in part.groupby(["codec", "bitrate_kbps"], sort=True):
+        by_metric = {m: r for m, r in zip(g["metric"], g.to_dict("records"), strict=True)}
+        rows.append(
+            {
+                "codec": codec,
+                "bitrate_kbps": bitrate,
+                "measured_kbps": g["measured_kbps"].mean(),
+                "metrics": {m: by_metric.get(m) for m in metrics},
+                "n": int(g["n"].max()),
+                "errors": int(g["errors"].sum()),
+                "not_applicable": int(g["not_applicable"].sum()),
+            }
+        )
+    return rows
+
+
+def metric_tables(summary: pd.DataFrame) -> list[Table]:
+    """Per domain (and source, where split) a codec × bitrate table of every quality metric."""
+    metrics = quality_metrics(summary)
+    columns = ["Codec", "Bitrate (kbps)", "Measured (kbps)"]
+    columns += [metric_header(m) for m in metrics] + ["n", "Errors", "N/A"]
+    tables = []
+    for domain in domain_order(summary["domain"].unique().tolist()):
+        for source in (ALL, *SOURCES):
+            part = summary[(summary["domain"] == domain) & (summary["source"] == source)]
+            if part.empty:
+                continue
+            rows = [
+                [Cell(r["codec"]), number(r["bitrate_kbps"], 2), number(r["measured_kbps"], 2)]
+                + [mean_ci(r["metrics"][m]) for m in metrics]
+                + [Cell(str(r[k]), r[k]) for k in ("n", "errors", "not_applicable")]
+                for r in codec_rows(part, metrics)
+            ]
+            title = domain if source == ALL else f"{domain} — {source}-source clips"
+            tables.append(
+                Table(
+                    title=title,
+                    columns=columns,
+                    rows=rows,
+                    note="mean [95% bootstrap CI]; n = clips scored; ↑ higher / ↓ lower is better",
+                )
+            )
+    return tables

@@ -1,0 +1,82 @@
+"""Codecs plug in through entry points: a codec from outside evalkit runs by name."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit import registry
+from evalkit.errors import UsageError
+
+THIRD_PARTY = '''
+import numpy as np
+from evalkit.codecs.base import Codec, Encoded
+
+
+class Halver(Codec):
+    """Keeps every second sample at 8 kHz: a real (bad) codec that lives outside evalkit."""
+
+    name = "halver"
+    description = "third-party test codec"
+    sample_rate_hz = 16000
+    channels = 1
+
+    def offered_bitrates(self):
+        return [64.0]
+
+    def encode(self, audio, sample_rate_hz, nominal_kbps):
+        kept = (np.clip(audio[0, ::2], -1, 1) * 127).astype(np.int8)
+        return Encoded(nominal_kbps=nominal_kbps, payload_bits=kept.size * 8,
+                       duration_s=audio.shape[1] / sample_rate_hz, sample_rate_hz=16000, data=kept)
+
+    def decode(self, encoded):
+        return encoded.data.astype(np.float32)[None, :] / 127, 8000
+'''
+
+
+def make_plugin(root: Path) -> dict[str, str]:
+    """A pip-installed-style distribution: module + dist-info with an entry point."""
+    (root / "halver_codec.py").write_text(textwrap.dedent(THIRD_PARTY))
+    info = root / "halver_codec-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: halver-codec\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[evalkit.codecs]\nhalver = halver_codec:Halver\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    return env
+
+
+def evalkit_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evalkit", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.mark.slow
+def test_third_party_codec_runs_by_name(tmp_path):
+    env = make_plugin(tmp_path)
+    listed = evalkit_cli("codecs", env=env, cwd=tmp_path)
+    assert listed.returncode == 0 and "halver" in listed.stdout
+    out = tmp_path / "run"
+    done = evalkit_cli("run", "--codec", "halver", "--bitrates", "64", "--limit", "1",
+                       "--metrics", "mel_distance", "--workers", "1", "--out", str(out),
+                       env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    results = pd.read_parquet(out / "results.parquet")
+    assert set(results["codec"]) == {"halver"}
+    mel = results[results["metric"].str.startswith("mel")]
+    assert (mel["status"] == "ok").all() and mel["value"].gt(0).all()
+
+
+def test_unknown_codec_suggests_the_close_name():
+    with pytest.raises(UsageError, match="Did you mean 'opus'"):
+        registry.load(registry.CODECS, "opsu")
+
+
+def test_builtin_codecs_come_from_entry_points():
+    assert {"opus", "mp3", "pcm"} <= set(registry.names(registry.CODECS))
