@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from math import gcd
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -27,19 +28,48 @@ def read(
 ) -> tuple[np.ndarray, int]:
     """Read a file (or a window of it) as float32 (channels, samples) and its sample rate.
 
+    soundfile first (exact, seekable); what libsndfile cannot open (AAC/M4A/MP4, WebM, WMA ...)
+    is decoded with FFmpeg through PyAV.
+
     Raises:
         ValueError: the file holds no samples or non-finite samples, with the cause in the message.
     """
-    info = sf.info(str(path))
-    start = int(round(start_s * info.samplerate))
-    frames = -1 if duration_s is None else int(round(duration_s * info.samplerate))
-    data, rate = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
-    audio = np.ascontiguousarray(data.T)
+    try:
+        info = sf.info(str(path))
+    except sf.LibsndfileError:
+        audio, rate = decode_pyav(str(path))
+        start = int(round(start_s * rate))
+        stop = None if duration_s is None else start + int(round(duration_s * rate))
+        audio = np.ascontiguousarray(audio[:, start:stop])
+    else:
+        rate = info.samplerate
+        start = int(round(start_s * rate))
+        frames = -1 if duration_s is None else int(round(duration_s * rate))
+        data, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+        audio = np.ascontiguousarray(data.T)
     if audio.shape[1] == 0:
         raise ValueError("file holds no audio samples")
     if not np.isfinite(audio).all():
         raise ValueError("audio contains NaN or Inf samples")
     return audio, int(rate)
+
+
+def decode_pyav(source: str | BinaryIO) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of a file or file-like object with FFmpeg, from the start
+    (no seeking, so samples do not depend on the container's index)."""
+    import av
+
+    with av.open(source, mode="r") as container:
+        if not container.streams.audio:
+            raise ValueError("file holds no audio stream")
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=rate)
+        chunks = [o.to_ndarray() for f in container.decode(stream) for o in resampler.resample(f)]
+        chunks += [o.to_ndarray() for o in resampler.resample(None)]
+    if not chunks:
+        raise ValueError("file holds no audio samples")
+    return np.concatenate(chunks, axis=1).astype(np.float32), int(rate)
 
 
 def write(path: str | Path, audio: np.ndarray, sample_rate_hz: int) -> None:

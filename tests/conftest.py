@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +15,10 @@ SHARED = ROOT.parent / "shared"
 DEFAULT_SET = ROOT / "datasets" / "default"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Every test gets its own shard cache, so no test reuses another's results."""
-    monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
+def pytest_configure(config):
+    """The test session gets its own shard cache: no test reads results of an earlier session
+    (set before any fixture runs, so module-scoped runs use it too)."""
+    os.environ["EVALKIT_CACHE"] = tempfile.mkdtemp(prefix="evalkit-test-cache-")
 
 
 def default_clips() -> list[dict]:

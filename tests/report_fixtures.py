@@ -74,7 +74,9 @@ def write_run(
                     "mel_distance": 0.4 + 2.0 * np.exp(-effective / 6) - offset,
                 }
                 drop = degrade.get(codec, 0.0)
-                values = {m: v - drop if higher_is_better(m) else v + drop for m, v in values.items()}
+                values = {
+                    m: v - drop if higher_is_better(m) else v + drop for m, v in values.items()
+                }
                 values["bitrate_measured_kbps"] = measured
                 for metric, value in values.items():
                     status, error = "ok", ""

@@ -106,6 +106,7 @@ def test_a_changed_default_clip_is_refused(tmp_path, monkeypatch):
         load_dataset("default")
 
 
+@pytest.mark.slow
 def test_build_reproduces_the_committed_audio(tmp_path):
     """Rebuilding from the Debian packages gives the same samples (skipped without them)."""
     sources = json.loads(SOURCES.read_text())

@@ -57,13 +57,13 @@ def cluster():
         p.wait()
 
 
-def test_existing_cluster_gives_the_same_results_as_a_local_run(tmp_path, cluster, monkeypatch):
+def test_existing_cluster_gives_the_same_results_as_a_local_run(tmp_path, cluster):
     addr, _ = cluster
     config = RunConfig(codecs=("pcm", "opus"), bitrates_kbps=(64.0,), limit=1, metrics=CHEAP)
-    monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache-remote"))
-    remote = evaluate(RunConfig(**{**config.__dict__, "scheduler": addr}), tmp_path / "remote")
-    monkeypatch.setenv("EVALKIT_CACHE", str(tmp_path / "cache-local"))
-    local = evaluate(RunConfig(**{**config.__dict__, "workers": 1}), tmp_path / "local")
+    remote = evaluate(RunConfig(**{**config.__dict__, "scheduler": addr}), tmp_path / "remote",
+                      cache_dir=tmp_path / "cache-remote")
+    local = evaluate(RunConfig(**{**config.__dict__, "workers": 1}), tmp_path / "local",
+                     cache_dir=tmp_path / "cache-local")
     a, b = _values(remote), _values(local)
     assert len(a) == 2 * 3 * (len(CHEAP) + 2)  # 2 codecs x 3 clips x (metrics + 2 bitrate rows)
     pd.testing.assert_frame_equal(a, b)
@@ -74,7 +74,7 @@ def test_killed_worker_loses_nothing(tmp_path, cluster):
     addr, procs = cluster
     config = RunConfig(codecs=("opus",), bitrates_kbps=(8.0, 16.0), limit=3, metrics=CHEAP,
                        scheduler=addr)
-    shards = Path(os.environ["EVALKIT_CACHE"]) / "shards"
+    shards = tmp_path / "cache"
 
     def kill_when_started() -> None:
         deadline = time.time() + 120
@@ -86,7 +86,7 @@ def test_killed_worker_loses_nothing(tmp_path, cluster):
 
     killer = threading.Thread(target=kill_when_started, daemon=True)
     killer.start()
-    run_dir = evaluate(config, tmp_path / "run")
+    run_dir = evaluate(config, tmp_path / "run", cache_dir=shards)
     killer.join()
     df = pd.read_parquet(run_dir / "results.parquet")
     assert procs[1].poll() is not None  # the worker really died mid-run

@@ -36,10 +36,16 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
+def _cell(value: object, floatfmt: str) -> str:
+    if isinstance(value, float):
+        return "—" if value != value else floatfmt.format(value).rstrip("0").rstrip(".")
+    return str(value)
+
+
 def print_table(df: pd.DataFrame, title: str | None = None, floatfmt: str = "{:.3f}") -> None:
     table = Table(title=title, show_lines=False)
     for col in df.columns:
         table.add_column(str(col), justify="right" if df[col].dtype.kind in "fi" else "left")
     for _, row in df.iterrows():
-        table.add_row(*[floatfmt.format(v) if isinstance(v, float) else str(v) for v in row])
+        table.add_row(*[_cell(v, floatfmt) for v in row])
     console.print(table)

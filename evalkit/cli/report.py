@@ -10,7 +10,7 @@ import typer
 from evalkit.cli._app import app
 from evalkit.cli.common import user_errors
 from evalkit.reports import gate
-from evalkit.reports.leaderboard import DEFAULT_RANK_METRIC, write_leaderboard
+from evalkit.reports.leaderboard import DEFAULT_RANK_METRICS, write_leaderboard
 from evalkit.reports.report import FORMATS, parse_formats, write_report
 
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by evalkit run.")]
@@ -37,12 +37,17 @@ def leaderboard(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run folders to merge.")],
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("reports/leaderboard"),
     rank_by: Annotated[
-        str, typer.Option(help="Metric that ranks codecs within each bitrate band.")
-    ] = DEFAULT_RANK_METRIC,
+        str,
+        typer.Option(
+            help="Metric(s) ranking codecs within each bitrate band, comma-separated: each "
+            "domain is ranked by the first one measured there."
+        ),
+    ] = ",".join(DEFAULT_RANK_METRICS),
 ) -> None:
     """Merge runs of the same dataset into ranked Markdown and one self-contained HTML page."""
     with user_errors():
-        written = write_leaderboard(run_dirs, out, rank_by)
+        metrics = tuple(m.strip() for m in rank_by.split(",") if m.strip())
+        written = write_leaderboard(run_dirs, out, metrics)
     typer.echo(f"wrote {written[0]} and {written[1]}")
 
 

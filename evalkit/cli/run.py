@@ -201,15 +201,21 @@ def run(
 
 
 def show_summary(run_dir: Path) -> None:
+    """The mean of every metric per codec × bitrate × domain; summary.csv has the CIs."""
     import pandas as pd
 
     summary = pd.read_csv(run_dir / "summary.csv")
-    table = summary[summary["domain"] != "all"]
+    table = summary[(summary["domain"] != "all") & (summary["metric"] != "bitrate_container_kbps")]
     wide = table.pivot_table(
-        index=["codec", "bitrate_kbps", "domain"], columns="metric", values="mean", sort=True
+        index=["codec", "bitrate_kbps", "domain"],
+        columns="metric",
+        values="mean",
+        sort=True,
+        dropna=False,
     ).reset_index()
     wide.columns.name = None
-    print_table(wide, title="mean per codec × bitrate × domain (see summary.csv for CIs)")
+    wide = wide.rename(columns={"bitrate_kbps": "kbps", "bitrate_measured_kbps": "measured"})
+    print_table(wide, title="mean per codec × bitrate × domain (95% CIs in summary.csv)")
     errors = int(summary.loc[summary["domain"] == "all", "errors"].sum())
     if errors:
         console.print(f"[red]{errors} values failed[/]: see the error column of results.csv")

@@ -13,7 +13,7 @@ from typing import ClassVar
 import av
 import numpy as np
 
-from evalkit.audio import resample, to_channels
+from evalkit.audio import decode_pyav, resample, to_channels
 from evalkit.codecs.base import Codec, Encoded
 
 #: libmp3lame's bitrates per MPEG version (kbps)
@@ -71,20 +71,6 @@ def _encode(
     return buf.getvalue(), payload
 
 
-def _decode(data: bytes) -> tuple[np.ndarray, int]:
-    chunks = []
-    with av.open(io.BytesIO(data), mode="r") as container:
-        stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
-        for frame in container.decode(stream):
-            chunks.append(
-                frame.to_ndarray().astype(np.float32).reshape(frame.layout.nb_channels, -1)
-                if frame.format.is_planar
-                else frame.to_ndarray().astype(np.float32).reshape(-1, frame.layout.nb_channels).T
-            )
-    return np.concatenate(chunks, axis=1), rate
-
-
 class _PyAVCodec(Codec):
     max_channels: ClassVar[int] = 2
     _format: ClassVar[str]
@@ -133,7 +119,7 @@ class _PyAVCodec(Codec):
         )
 
     def decode(self, encoded: Encoded) -> tuple[np.ndarray, int]:
-        return _decode(encoded.data)
+        return decode_pyav(io.BytesIO(encoded.data))
 
 
 class Opus(_PyAVCodec):

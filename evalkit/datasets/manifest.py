@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 from evalkit.datasets.base import Clip, sha256_file
@@ -87,18 +88,20 @@ def clip_from_row(row: dict, root: Path, allow_outside: bool, where: str) -> Cli
     for key in ("path", "domain"):
         if text(key) is None:
             raise UsageError(f"{where}: missing {key!r}")
-    listed = Path(text("path"))
-    audio = (listed if listed.is_absolute() else root / listed).resolve()
-    inside = audio.is_relative_to(root)
-    if not inside and not allow_outside:
-        raise UsageError(f"{where}: {listed} lies outside {root} (allow it with manifest:FILE:any)")
+    listed = Path(os.path.normpath(root / text("path")))  # an absolute path stays as it is
+    audio = listed.resolve()
+    if not audio.is_relative_to(root) and not allow_outside:
+        raise UsageError(
+            f"{where}: {listed} lies outside {root} (allow it: manifest:FILE:allow-outside)"
+        )
     expected = text("sha256")
     sha = verified_sha256(audio, expected.lower(), where) if expected else file_sha256(audio)
     duration = seconds("duration")
     if duration == 0:
         raise UsageError(f"{where}: duration must be positive")
     return Clip(
-        clip_id=text("id") or (relative_id(audio, root) if inside else audio.stem),
+        clip_id=text("id")
+        or (relative_id(listed, root) if listed.is_relative_to(root) else listed.stem),
         domain=check_domain(text("domain"), where),
         path=str(audio),
         sha256=sha,

@@ -91,6 +91,8 @@ def vctk(base: Path, parts: tuple[str, ...]) -> Found:
         files = audio_files(base / "wav48_silence_trimmed", frozenset({".flac"}))
         return [(p.stem, p) for p in files if p.stem.rsplit("_", 1)[-1] in parts]
     folder = needed(base / "wav48", "vctk", "VCTK-Corpus-0.92/wav48_silence_trimmed")
+    if parts != ("mic1",):
+        raise UsageError("vctk: the 0.80 layout (wav48/) has one microphone; drop the :mic option")
     return [(p.stem, p) for p in audio_files(folder, frozenset({".wav"}))]
 
 
@@ -105,8 +107,10 @@ def daps(base: Path, parts: tuple[str, ...]) -> Found:
 def musdb18hq(base: Path, parts: tuple[str, ...]) -> Found:
     tracks = needed(base / "test", "musdb18hq", "musdb18hq/test")
     return [
-        (f"{track.name}/{stem}", track / f"{stem}.wav")
-        for track in sorted(t for t in tracks.iterdir() if t.is_dir())
+        (f"{track.name}/{stem}", listed_file(track / f"{stem}.wav", "musdb18hq"))
+        for track in sorted(
+            t for t in tracks.iterdir() if t.is_dir() and not t.name.startswith(".")
+        )
         for stem in parts
     ]
 
@@ -145,7 +149,7 @@ def read_listing(path: Path, name: str, root_hint: str) -> list[dict]:
 
 
 def listed_file(path: Path, name: str) -> Path:
-    """A file the set's own listing names: missing means an incomplete copy, not a bad clip."""
+    """A file the set's layout promises: missing means an incomplete copy, not a bad clip."""
     if not path.is_file():
         raise UsageError(f"{name}: {path} is listed by the set but missing (incomplete copy?)")
     return path

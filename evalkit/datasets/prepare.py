@@ -80,18 +80,27 @@ def fetch(url: str, dest: Path, sha256: str, attempts: int = 5, timeout_s: float
 
 
 def download(url: str, part: Path, timeout_s: float) -> None:
-    """Append what ``part`` lacks of ``url`` (or rewrite it all if the server ignores Range)."""
+    """Append what ``part`` lacks of ``url`` (or rewrite it all if the server ignores Range).
+
+    Raises:
+        ConnectionError: the body ended before its announced length (a cut connection, which
+            urllib does not report by itself); what arrived is kept for the next resume.
+    """
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         resumed = response.status == 206
-        if resumed and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
-            raise http.client.HTTPException(
-                f"server answered range {have}- with {response.headers.get('Content-Range')!r}"
-            )
+        content_range = response.headers.get("Content-Range", "")
+        if resumed and not content_range.startswith(f"bytes {have}-"):
+            raise http.client.HTTPException(f"server answered range {have}- with {content_range!r}")
+        length = response.headers.get("Content-Length")
+        total = (have if resumed else 0) + int(length) if length is not None else None
         with open(part, "ab" if resumed else "wb") as f:
             while block := response.read(CHUNK):
                 f.write(block)
+    size = part.stat().st_size
+    if total is not None and size < total:
+        raise ConnectionError(f"connection closed after {size} of {total} bytes")
 
 
 def sha256_of(path: Path) -> str:
@@ -115,8 +124,10 @@ def extract(archive: Path, target: Path) -> None:
             extract_zip(archive, staging)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tar:
+                for member in tar.getmembers():
+                    refuse_unsafe(archive, member.name, link=False)
                 try:
-                    tar.extractall(staging, filter="data")
+                    tar.extractall(staging, filter="data")  # also refuses links leaving staging
                 except tarfile.FilterError as exc:
                     raise EvalkitError(f"{archive.name}: unsafe member refused: {exc}") from None
         else:
@@ -130,11 +141,17 @@ def extract(archive: Path, target: Path) -> None:
 def extract_zip(archive: Path, staging: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         for member in zf.infolist():
-            name = PurePosixPath(member.filename)
-            is_link = (member.external_attr >> 16) & 0o170000 == 0o120000
-            if name.is_absolute() or ".." in name.parts or ":" in member.filename or is_link:
-                raise EvalkitError(f"{archive.name}: unsafe member refused: {member.filename!r}")
+            refuse_unsafe(
+                archive, member.filename, (member.external_attr >> 16) & 0o170000 == 0o120000
+            )
         zf.extractall(staging)
+
+
+def refuse_unsafe(archive: Path, name: str, link: bool) -> None:
+    """Refuse members that could land outside the target: absolute, ``..``, drive, link."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or ":" in name or link:
+        raise EvalkitError(f"{archive.name}: unsafe member refused: {name!r}")
 
 
 def check_no_clash(staging: Path, target: Path) -> None:

@@ -8,7 +8,7 @@ from evalkit.errors import NotApplicable
 
 
 def finite(audio: np.ndarray, what: str) -> np.ndarray:
-    """``audio`` as float (channels, samples); NaN/Inf or an empty signal is an error, not a score."""
+    """``audio`` as (channels, samples); NaN/Inf or an empty signal is an error, not a score."""
     audio = np.asarray(audio)
     if audio.ndim != 2 or audio.shape[1] == 0:
         raise ValueError(f"{what} must be (channels, samples) with samples > 0, got {audio.shape}")

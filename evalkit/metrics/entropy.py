@@ -31,8 +31,9 @@ def code_histograms(codes: np.ndarray, codebook_size: int) -> list[np.ndarray]:
     if codes.size and not np.issubdtype(codes.dtype, np.integer):
         raise ValueError(f"codes must be integers, got {codes.dtype}")
     if codes.size and (codes.min() < 0 or codes.max() >= codebook_size):
-        raise ValueError(f"codes outside [0, {codebook_size}): min {codes.min()}, "
-                         f"max {codes.max()}")
+        raise ValueError(
+            f"codes outside [0, {codebook_size}): min {codes.min()}, max {codes.max()}"
+        )
     return [np.bincount(row, minlength=codebook_size).astype(np.int64) for row in codes]
 
 
@@ -55,7 +56,12 @@ def slice_stats(counts: Sequence[np.ndarray], frame_rate_hz: float) -> dict[str,
             raise ValueError("a codebook histogram is empty (no frames in this slice)")
         p = c[c > 0] / total
         entropy = float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0 turns -0.0 into 0.0
-        books.append({"entropy_bits": entropy, "perplexity": 2.0**entropy,
-                      "utilisation": float((c > 0).sum() / c.size)})
+        books.append(
+            {
+                "entropy_bits": entropy,
+                "perplexity": 2.0**entropy,
+                "utilisation": float((c > 0).sum() / c.size),
+            }
+        )
     bound = sum(b["entropy_bits"] for b in books) * frame_rate_hz / 1000.0
     return {"codebooks": books, "entropy_bound_kbps": bound}

@@ -47,13 +47,15 @@ class PESQ(Metric):
         V.long_enough(ref.size, sample_rate_hz, MIN_SECONDS, self.name)
         return ref
 
-    def score(self, prepared: np.ndarray, degraded: np.ndarray, sample_rate_hz: int
-              ) -> dict[str, float]:
+    def score(
+        self, prepared: np.ndarray, degraded: np.ndarray, sample_rate_hz: int
+    ) -> dict[str, float]:
         from pesq import BufferTooShortError, NoUtterancesError, pesq
 
         if sample_rate_hz != self.sample_rate_hz:
-            raise ValueError(f"{self.name} is defined at {self.sample_rate_hz} Hz, "
-                             f"got {sample_rate_hz} Hz")
+            raise ValueError(
+                f"{self.name} is defined at {self.sample_rate_hz} Hz, got {sample_rate_hz} Hz"
+            )
         deg = V.mono(degraded, "degraded")
         V.long_enough(deg.size, sample_rate_hz, MIN_SECONDS, self.name)
         try:

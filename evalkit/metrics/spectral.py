@@ -50,8 +50,15 @@ def _mel_filters(sample_rate_hz: int, window: int, n_mels: int) -> Any:
 
     with warnings.catch_warnings():  # a 32-sample window leaves some of 5 mel bands empty
         warnings.simplefilter("ignore")
-        return AF.melscale_fbanks(window // 2 + 1, 0.0, sample_rate_hz / 2.0, n_mels,
-                                  sample_rate_hz, norm="slaney", mel_scale="slaney")
+        return AF.melscale_fbanks(
+            window // 2 + 1,
+            0.0,
+            sample_rate_hz / 2.0,
+            n_mels,
+            sample_rate_hz,
+            norm="slaney",
+            mel_scale="slaney",
+        )
 
 
 def _magnitudes(audio: np.ndarray, window: int) -> Any:
@@ -59,8 +66,15 @@ def _magnitudes(audio: np.ndarray, window: int) -> Any:
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    spec = torch.stft(x, n_fft=window, hop_length=window // 4, window=_window(window),
-                      center=True, pad_mode="reflect", return_complex=True)
+    spec = torch.stft(
+        x,
+        n_fft=window,
+        hop_length=window // 4,
+        window=_window(window),
+        center=True,
+        pad_mode="reflect",
+        return_complex=True,
+    )
     return spec.abs().transpose(1, 2)
 
 
@@ -74,9 +88,11 @@ class _Spectral(Metric):
     def _checked(self, audio: np.ndarray, what: str, sample_rate_hz: int) -> np.ndarray:
         audio = V.finite(audio, what)
         if audio.shape[1] <= self.longest_window // 2:
-            raise NotApplicable(f"{self.name}: clip has {audio.shape[1]} samples; its "
-                                f"{self.longest_window}-sample window needs more than "
-                                f"{self.longest_window // 2}")
+            raise NotApplicable(
+                f"{self.name}: clip has {audio.shape[1]} samples; its "
+                f"{self.longest_window}-sample window needs more than "
+                f"{self.longest_window // 2}"
+            )
         return audio
 
     def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, Any]:
@@ -84,8 +100,9 @@ class _Spectral(Metric):
         V.audible(ref, self.name)
         return ref, self._features(ref, sample_rate_hz)
 
-    def score(self, prepared: tuple[np.ndarray, Any], degraded: np.ndarray, sample_rate_hz: int
-              ) -> dict[str, float]:
+    def score(
+        self, prepared: tuple[np.ndarray, Any], degraded: np.ndarray, sample_rate_hz: int
+    ) -> dict[str, float]:
         ref, ref_features = prepared
         deg = self._checked(degraded, "degraded", sample_rate_hz)
         V.same_shape(ref, deg, self.name)
@@ -108,8 +125,13 @@ class MelDistance(_Spectral):
     longest_window: ClassVar[int] = max(MEL_WINDOWS)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {**super().fingerprint(), "windows": MEL_WINDOWS, "n_mels": MEL_BANDS,
-                "clamp": CLAMP, "reduction": "sum over scales of mean L1 of log10 mel"}
+        return {
+            **super().fingerprint(),
+            "windows": MEL_WINDOWS,
+            "n_mels": MEL_BANDS,
+            "clamp": CLAMP,
+            "reduction": "sum over scales of mean L1 of log10 mel",
+        }
 
     def _features(self, audio: np.ndarray, sample_rate_hz: int) -> list[Any]:
         return [
@@ -130,16 +152,26 @@ class STFTDistance(_Spectral):
     longest_window: ClassVar[int] = max(STFT_WINDOWS)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {**super().fingerprint(), "windows": STFT_WINDOWS, "clamp": CLAMP, "pow": 2.0,
-                "mag_weight": 1.0, "log_weight": 1.0}
+        return {
+            **super().fingerprint(),
+            "windows": STFT_WINDOWS,
+            "clamp": CLAMP,
+            "pow": 2.0,
+            "mag_weight": 1.0,
+            "log_weight": 1.0,
+        }
 
     def _features(self, audio: np.ndarray, sample_rate_hz: int) -> list[tuple[Any, Any]]:
         mags = [_magnitudes(audio, w) for w in STFT_WINDOWS]
         return [(m, m.clamp(CLAMP).pow(2.0).log10()) for m in mags]
 
     def _distance(self, ref: list[Any], deg: list[Any]) -> float:
-        return float(sum((rl - dl).abs().mean() + (rm - dm).abs().mean()
-                         for (rm, rl), (dm, dl) in zip(ref, deg, strict=True)))
+        return float(
+            sum(
+                (rl - dl).abs().mean() + (rm - dm).abs().mean()
+                for (rm, rl), (dm, dl) in zip(ref, deg, strict=True)
+            )
+        )
 
 
 class SISDR(_Spectral):
@@ -150,6 +182,14 @@ class SISDR(_Spectral):
     unit: ClassVar[str] = "dB"
     higher_is_better: ClassVar[bool] = True
     longest_window: ClassVar[int] = 0
+
+    def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> tuple[np.ndarray, Any]:
+        ref, centred = super().prepare(reference, sample_rate_hz)
+        if not np.any(centred):
+            raise NotApplicable(
+                f"{self.name}: the reference is constant (nothing after removing its mean)"
+            )
+        return ref, centred
 
     def _features(self, audio: np.ndarray, sample_rate_hz: int) -> np.ndarray:
         flat = audio.astype(np.float64).ravel()

@@ -29,28 +29,36 @@ class STOI(Metric):
     extended: ClassVar[bool] = False
 
     def fingerprint(self) -> dict[str, Any]:
-        return {**super().fingerprint(), "extended": self.extended,
-                "package": f"pystoi=={version('pystoi')}"}
+        return {
+            **super().fingerprint(),
+            "extended": self.extended,
+            "package": f"pystoi=={version('pystoi')}",
+        }
 
     def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> np.ndarray:
         ref = V.mono(reference, "reference")
         V.audible(ref, self.name)
         return ref
 
-    def score(self, prepared: np.ndarray, degraded: np.ndarray, sample_rate_hz: int
-              ) -> dict[str, float]:
+    def score(
+        self, prepared: np.ndarray, degraded: np.ndarray, sample_rate_hz: int
+    ) -> dict[str, float]:
         from pystoi import stoi
 
         deg = V.mono(degraded, "degraded")
         if deg.size != prepared.size:
-            raise ValueError(f"{self.name}: reference and degraded differ in length "
-                             f"({prepared.size} vs {deg.size} samples)")
+            raise ValueError(
+                f"{self.name}: reference and degraded differ in length "
+                f"({prepared.size} vs {deg.size} samples)"
+            )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             value = stoi(prepared, deg, sample_rate_hz, extended=self.extended)
         if any("Not enough STFT frames" in str(w.message) for w in caught):
-            raise NotApplicable(f"{self.name}: fewer than 30 non-silent frames (about 0.4 s of "
-                                "sound) in the reference")
+            raise NotApplicable(
+                f"{self.name}: fewer than 30 non-silent frames (about 0.4 s of "
+                "sound) in the reference"
+            )
         return V.checked({self.name: value}, self.name)
 
 

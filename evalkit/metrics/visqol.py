@@ -77,8 +77,11 @@ class _ViSQOL(Metric):
         manager = VisqolManager()
         speech = self.mode == "speech"
         try:
-            manager.init(use_speech_mode=speech, use_lattice_model=True if speech else None,
-                         model_path="" if speech else _svr_model_path())
+            manager.init(
+                use_speech_mode=speech,
+                use_lattice_model=True if speech else None,
+                model_path="" if speech else _svr_model_path(),
+            )
         except ImportError as exc:
             raise RuntimeError(
                 f"{self.name} needs ViSQOL's lattice model, which needs ai-edge-litert "
@@ -95,8 +98,12 @@ class _ViSQOL(Metric):
         return f"libsvm:{os.path.basename(_svr_model_path())}"
 
     def fingerprint(self) -> dict[str, Any]:
-        return {**super().fingerprint(), "mode": self.mode, "quality_model": self.quality_model(),
-                "package": f"visqol-python=={version('visqol-python')}"}
+        return {
+            **super().fingerprint(),
+            "mode": self.mode,
+            "quality_model": self.quality_model(),
+            "package": f"visqol-python=={version('visqol-python')}",
+        }
 
     def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> VisqolReference:
         from visqol.analysis_window import AnalysisWindow
@@ -109,8 +116,9 @@ class _ViSQOL(Metric):
         manager = self.manager
         signal = AudioSignal(ref, sample_rate_hz)
         window = AnalysisWindow(sample_rate_hz, OVERLAP)
-        self._require_patch(signal.num_samples, sample_rate_hz, window,
-                            manager.patch_creator.patch_size)
+        self._require_patch(
+            signal.num_samples, sample_rate_hz, window, manager.patch_creator.patch_size
+        )
         spectrogram = manager.spect_builder.build(signal, window)
         # Patch indices depend on the reference only: its spectrogram's width (equal to the
         # prepared dB spectrogram's) and, in speech mode, the voice activity of its samples.
@@ -123,24 +131,33 @@ class _ViSQOL(Metric):
         """Not applicable when the clip is shorter than one ViSQOL patch (the package raises)."""
         hop = int(window.size * window.overlap)
         frames = 1 + (samples - window.size) // hop if samples > window.size else 0
-        need = patch_size + patch_size // 2 if self.mode == "audio" else patch_size + (
-            patch_size // 2 - 1)
+        need = (
+            patch_size + patch_size // 2
+            if self.mode == "audio"
+            else patch_size + (patch_size // 2 - 1)
+        )
         if frames < need:
             minimum = (window.size + (need - 1) * hop) / rate
-            raise NotApplicable(f"{self.name}: clip has {frames} ViSQOL frames, fewer than the "
-                                f"{need} of one patch (about {minimum:.2f} s)")
+            raise NotApplicable(
+                f"{self.name}: clip has {frames} ViSQOL frames, fewer than the "
+                f"{need} of one patch (about {minimum:.2f} s)"
+            )
 
-    def score(self, prepared: VisqolReference, degraded: np.ndarray, sample_rate_hz: int
-              ) -> dict[str, float]:
+    def score(
+        self, prepared: VisqolReference, degraded: np.ndarray, sample_rate_hz: int
+    ) -> dict[str, float]:
         from visqol.audio_utils import AudioSignal
 
         deg = V.mono(degraded, "degraded")
         if sample_rate_hz != prepared.signal.sample_rate:
-            raise ValueError(f"{self.name}: degraded at {sample_rate_hz} Hz, reference at "
-                             f"{prepared.signal.sample_rate} Hz")
+            raise ValueError(
+                f"{self.name}: degraded at {sample_rate_hz} Hz, reference at "
+                f"{prepared.signal.sample_rate} Hz"
+            )
         if not np.any(deg):
-            raise ValueError(f"{self.name}: the degraded signal is silent (level matching "
-                             "is undefined)")
+            raise ValueError(
+                f"{self.name}: the degraded signal is silent (level matching is undefined)"
+            )
         value = similarity(self.manager, prepared, AudioSignal(deg, sample_rate_hz)).moslqo
         return V.checked({self.outputs[0]: value}, self.name)
 
@@ -180,8 +197,11 @@ def similarity(manager: Any, ref: VisqolReference, deg_signal: Any) -> Any:
     if not manager.disable_global_alignment:  # alignment.globally_align, reference side cached
         lag = find_best_lag(ref.envelope, upper_envelope(deg_signal.data))
         if lag != 0 and abs(lag) <= len(ref_signal.data) / 2.0:
-            data = (deg_signal.data[abs(lag):] if lag < 0
-                    else np.concatenate([np.zeros(lag), deg_signal.data]))
+            data = (
+                deg_signal.data[abs(lag) :]
+                if lag < 0
+                else np.concatenate([np.zeros(lag), deg_signal.data])
+            )
             deg_signal = AudioSignal(data, deg_signal.sample_rate)
     window = AnalysisWindow(ref_signal.sample_rate, OVERLAP)
     deg_signal = scale_to_match_sound_pressure_level(ref_signal, deg_signal)
@@ -189,22 +209,29 @@ def similarity(manager: Any, ref: VisqolReference, deg_signal: Any) -> Any:
     ref_db, deg_db = prepare_spectrograms_for_comparison(ref.spectrogram, deg_spectrogram)
     frame_duration = calc_frame_duration(int(window.size * window.overlap), ref_signal.sample_rate)
     ref_patches = manager.patch_creator.create_patches_from_indices(ref_db, ref.patch_indices)
-    matches = find_most_optimal_deg_patches(ref_patches, ref.patch_indices, deg_db,
-                                            frame_duration, manager.search_window)
+    matches = find_most_optimal_deg_patches(
+        ref_patches, ref.patch_indices, deg_db, frame_duration, manager.search_window
+    )
     if not manager.disable_realignment:
         matches = finely_align_and_recreate_patches(
-            matches, ref_signal, deg_signal, _SliceCache(manager.spect_builder, ref.slices), window)
+            matches, ref_signal, deg_signal, _SliceCache(manager.spect_builder, ref.slices), window
+        )
     fvnsim = calc_per_patch_mean_freq_band_means(matches)
     fvnsim10 = calc_per_patch_freq_band_quantile(matches, 0.10)
     fstdnsim = calc_per_patch_mean_freq_band_stddevs(matches, frame_duration)
     fvdegenergy = calc_per_patch_mean_freq_band_deg_energy(matches)
     moslqo = manager.quality_mapper.predict_quality(fvnsim, fvnsim10, fstdnsim, fvdegenergy)
     vnsim = float(np.mean(fvnsim))
-    return SimilarityResult(moslqo=alter_for_similarity_extremes(vnsim, moslqo), vnsim=vnsim,
-                            fvnsim=fvnsim, fvnsim10=fvnsim10, fstdnsim=fstdnsim,
-                            fvdegenergy=fvdegenergy,
-                            center_freq_bands=ref.spectrogram.center_freq_bands,
-                            patch_sims=matches)
+    return SimilarityResult(
+        moslqo=alter_for_similarity_extremes(vnsim, moslqo),
+        vnsim=vnsim,
+        fvnsim=fvnsim,
+        fvnsim10=fvnsim10,
+        fstdnsim=fstdnsim,
+        fvdegenergy=fvdegenergy,
+        center_freq_bands=ref.spectrogram.center_freq_bands,
+        patch_sims=matches,
+    )
 
 
 class ViSQOLSpeech(_ViSQOL):

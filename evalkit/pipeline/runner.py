@@ -42,6 +42,7 @@ from evalkit.pipeline.task import (
     fail_all,
     get_codec,
     run_task,
+    saved_audio_path,
 )
 
 log = logging.getLogger("evalkit")
@@ -131,6 +132,14 @@ def plan_tasks(
             for budget in budgets:
                 unit = store.unit_key(clip.key, budget)
                 key = store.shard_key(unit, list(plan.metrics.values()))
+                if (
+                    save_audio_dir
+                    and not saved_audio_path(save_audio_dir, name, budget, clip.clip_id).exists()
+                ):
+                    work.append(
+                        Work(budget, plan.nominal[(name, budget)], tuple(plan.metrics), key)
+                    )
+                    continue
                 if key in done:
                     continue
                 covered = _covered(store, identity, unit, done)
@@ -296,6 +305,10 @@ def assemble(
                 if c is not None:
                     codes.append(c)
     results = pd.concat(frames, ignore_index=True) if frames else empty(RESULT_COLUMNS)
+    # a unit recomputed whole (e.g. to save its audio) may repeat rows of older partial shards
+    results = results.drop_duplicates(
+        ["codec", "bitrate_kbps", "clip_id", "metric", "metric_version"], keep="last"
+    )
     results["run_id"] = run_id
     results = conform(results, RESULT_COLUMNS)
     code_df = pd.concat(codes, ignore_index=True) if codes else empty(CODES_COLUMNS)

@@ -13,6 +13,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -164,6 +165,11 @@ def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int
     return out
 
 
+def saved_audio_path(root: str, codec: str, budget_kbps: float, clip_id: str) -> Path:
+    """``audio/<codec>/<bitrate>/<clip_id>.flac`` under the run folder."""
+    return Path(root) / codec / f"{budget_kbps:g}" / f"{clip_id}.flac"
+
+
 # -- the task
 def _row(task: Task, work: Work, **values: Any) -> dict[str, Any]:
     clip = task.clip
@@ -277,16 +283,10 @@ def _score_bitrate(
         )
         return
     if task.save_audio_dir:
-        A.write(
-            os.path.join(
-                task.save_audio_dir,
-                task.codec.name,
-                f"{work.budget_kbps:g}",
-                f"{clip.clip_id}.flac",
-            ),
-            decoded,
-            rate,
+        path = saved_audio_path(
+            task.save_audio_dir, task.codec.name, work.budget_kbps, clip.clip_id
         )
+        A.write(path, decoded, rate)
     common = {
         "nominal_kbps": enc.nominal_kbps,
         "measured_kbps": enc.measured_kbps,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 MAX_DEGREE = 3
+COLUMNS = ["domain", "metric", "codec", "anchor", "bd_rate_percent", "note"]
 
 
 def bd_rate(
@@ -95,6 +96,4 @@ def bd_rate_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
                         "note": note,
                     }
                 )
-    return pd.DataFrame(
-        rows, columns=["domain", "metric", "codec", "anchor", "bd_rate_percent", "note"]
-    )
+    return pd.DataFrame(rows, columns=COLUMNS)

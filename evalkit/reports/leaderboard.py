@@ -21,7 +21,8 @@ from evalkit.reports.tables import codec_rows, domain_order, mean_ci, metric_hea
 
 #: upper edges (kbps, inclusive) of the bitrate bands codecs are ranked within
 BAND_EDGES = (3.0, 6.0, 12.0, 24.0, 48.0, 96.0)
-DEFAULT_RANK_METRIC = "visqol"
+#: ranking metrics in order of preference: each domain is ranked by the first one measured there
+DEFAULT_RANK_METRICS = ("visqol_speech", "visqol_audio")
 
 
 def band(bitrate_kbps: float) -> tuple[int, str]:
@@ -56,38 +57,48 @@ def check_compatible(runs: list[Run]) -> None:
 def merge(runs: list[Run]) -> pd.DataFrame:
     """All results of compatible runs; a codec × bitrate measured by two runs is refused."""
     check_compatible(runs)
-    owner: dict[tuple[str, float], str] = {}
+    owner: dict[tuple[str, float], Run] = {}
     for run in runs:
-        for codec, bitrate in (
-            run.results[["codec", "bitrate_kbps"]].drop_duplicates().itertuples(index=False)
-        ):
-            key = (codec, float(bitrate))
-            if key in owner and owner[key] != run.run_id:
+        pairs = run.results[["codec", "bitrate_kbps"]].drop_duplicates()
+        for codec, bitrate in pairs.itertuples(index=False):
+            first = owner.setdefault((codec, float(bitrate)), run)
+            if first is not run:
                 raise EvalkitError(
-                    f"codec {codec!r} at {bitrate:g} kbps is in both {owner[key]} and "
-                    f"{run.run_id}; pass only one of them"
+                    f"codec {codec!r} at {bitrate:g} kbps is in both {first.path} and "
+                    f"{run.path}; pass only one of them"
                 )
-            owner[key] = run.run_id
     return pd.concat([run.results for run in runs], ignore_index=True)
 
 
-def ranked_tables(summary: pd.DataFrame, rank_by: str, run_of: dict[str, str]) -> list[Section]:
-    """Per domain, one table per bitrate band, rows ranked by ``rank_by``."""
-    metrics = [rank_by] + sorted(set(summary["metric"]) - {rank_by} - _bitrate_rows(summary))
-    higher = higher_is_better(rank_by)
-    columns = ["Rank", "Codec", "Bitrate (kbps)", "Measured (kbps)"]
-    columns += [metric_header(m) for m in metrics] + ["n", "Errors", "Run"]
+def rank_metric(part: pd.DataFrame, rank_by: tuple[str, ...]) -> str | None:
+    """The first metric of ``rank_by`` with a value in this summary slice."""
+    scored = set(part.loc[part["n"] > 0, "metric"])
+    return next((m for m in rank_by if m in scored), None)
+
+
+def ranked_tables(
+    summary: pd.DataFrame, rank_by: tuple[str, ...], run_of: dict[str, str]
+) -> list[Section]:
+    """Per domain, one table per bitrate band, rows ranked by the domain's ranking metric."""
     sections = []
     for domain in domain_order(summary["domain"].unique().tolist()):
         part = summary[(summary["domain"] == domain) & (summary["source"] == "all")]
+        ranker = rank_metric(part, rank_by)
+        if ranker is None:
+            continue
+        shown = set(part.loc[part["n"] > 0, "metric"]) - set(BITRATE_ROWS) - {ranker}
+        metrics = [ranker, *sorted(shown)]
+        higher = higher_is_better(ranker)
+        columns = ["Rank", "Codec", "Bitrate (kbps)", "Measured (kbps)"]
+        columns += [metric_header(m) for m in metrics] + ["n", "Errors", "Run"]
         rows = codec_rows(part, metrics)
         tables = []
         for band_key in sorted({band(r["bitrate_kbps"]) for r in rows}):
             in_band = [r for r in rows if band(r["bitrate_kbps"]) == band_key]
-            in_band.sort(key=lambda r: _rank_key(r["metrics"][rank_by], higher))
+            in_band.sort(key=lambda r: _rank_key(r["metrics"][ranker], higher))
             table_rows = []
             for i, r in enumerate(in_band, start=1):
-                scored = r["metrics"][rank_by] is not None and r["metrics"][rank_by]["n"] > 0
+                scored = _rank_key(r["metrics"][ranker], higher)[0] == 0
                 table_rows.append(
                     [
                         Cell(str(i), i) if scored else Cell("—"),
@@ -105,7 +116,7 @@ def ranked_tables(summary: pd.DataFrame, rank_by: str, run_of: dict[str, str]) -
             tables.append(Table(band_key[1], columns, table_rows))
         sections.append(
             Section(
-                f"{domain}: ranked by {rank_by}",
+                f"{domain}: ranked by {ranker}",
                 tables=tables,
                 text="mean [95% bootstrap CI]; click a column header to sort",
             )
@@ -113,24 +124,23 @@ def ranked_tables(summary: pd.DataFrame, rank_by: str, run_of: dict[str, str]) -
     return sections
 
 
-def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: str | None) -> list[Path]:
+def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: tuple[str, ...]) -> list[Path]:
     """Write ``out``/leaderboard.md, ``out``/leaderboard.html and ``out``/plots/."""
     if not run_dirs:
         raise UsageError("name at least one run folder")
-    runs = [load_run(p) for p in run_dirs]
+    runs = [load_run(p) for p in dict.fromkeys(p.resolve() for p in run_dirs)]
     results = merge(runs)
     summary = summarize(results)
-    rank_by = rank_by or DEFAULT_RANK_METRIC
-    present = sorted(set(summary["metric"]))
-    if rank_by not in present:
-        raise UsageError(f"--rank-by {rank_by!r} is not in these runs; choose from {present}")
-    run_of = {}
+    present = sorted(set(summary.loc[summary["n"] > 0, "metric"]))
+    if not set(rank_by) & set(present):
+        raise UsageError(f"--rank-by {','.join(rank_by)}: not in these runs; choose from {present}")
+    run_of: dict[str, str] = {}
     for run in runs:
         for codec in run.results["codec"].unique():
             run_of[codec] = ", ".join(filter(None, [run_of.get(codec), run.run_id]))
-    quality = sorted(set(present) - _bitrate_rows(summary))
+    quality = sorted(set(present) - set(BITRATE_ROWS))
     out.mkdir(parents=True, exist_ok=True)
-    bd_section, _ = bd_rate_section(summary, [rank_by])
+    bd_section, _ = bd_rate_section(summary, [m for m in rank_by if m in present])
     sections = ranked_tables(summary, rank_by, run_of) + [bd_section]
     sections.append(Section("Rate–distortion", figures=rd_figures(summary, quality, out / "plots")))
     failures = failures_section(results)
@@ -140,7 +150,8 @@ def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: str | None) -> l
     subtitle = (
         f"{len(runs)} run(s): {', '.join(r.run_id for r in runs)}; dataset "
         f"{dataset.get('spec', '?')} ({dataset.get('n_clips', '?')} clips, fingerprint "
-        f"{runs[0].dataset_fingerprint}); ranked by {rank_by} within bitrate bands"
+        f"{runs[0].dataset_fingerprint}); each domain ranked by the first of "
+        f"{', '.join(rank_by)} measured there, within bitrate bands"
     )
     commands = Section(
         "Runs", text="; ".join(f"{r.run_id}: {r.meta.get('command', '?')}" for r in runs)
@@ -152,10 +163,6 @@ def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: str | None) -> l
         html("evalkit leaderboard", sections + [commands], subtitle)
     )
     return [out / "leaderboard.md", out / "leaderboard.html", *sorted((out / "plots").glob("*"))]
-
-
-def _bitrate_rows(summary: pd.DataFrame) -> set[str]:
-    return set(BITRATE_ROWS) & set(summary["metric"])
 
 
 def _rank_key(row: dict | None, higher: bool) -> tuple[int, float]:

@@ -10,6 +10,7 @@ import pandas as pd
 from evalkit.errors import UsageError
 from evalkit.pipeline.schema import ERROR
 from evalkit.reports import plots
+from evalkit.reports.bdrate import COLUMNS as BD_COLUMNS
 from evalkit.reports.bdrate import bd_rate_table
 from evalkit.reports.render import Cell, Figure, Section, Table, html, markdown, number
 from evalkit.reports.rundir import Run, load_run
@@ -29,7 +30,8 @@ def parse_formats(text: str) -> list[str]:
 
 def bd_rate_section(summary: pd.DataFrame, metrics: list[str]) -> tuple[Section, pd.DataFrame]:
     """BD-rate of each codec against each other codec, per metric and domain."""
-    frame = pd.concat([bd_rate_table(summary, m) for m in metrics], ignore_index=True)
+    parts = [bd_rate_table(summary, m) for m in metrics]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BD_COLUMNS)
     tables = []
     for metric, part in frame.groupby("metric", sort=True):
         rows = [
@@ -48,7 +50,7 @@ def bd_rate_section(summary: pd.DataFrame, metrics: list[str]) -> tuple[Section,
         "cubic fit of log-rate over the shared quality range); negative = Codec needs fewer bits."
     )
     if not tables:
-        text += " Not computable: every codec needs two or more bitrates."
+        text += " Not computable here: it needs two codecs with two or more bitrates each."
     return Section("BD-rate", tables=tables, text=text), frame
 
 

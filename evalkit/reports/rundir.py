@@ -61,5 +61,7 @@ def load_run(path: str | Path) -> Run:
     if missing:
         raise EvalkitError(f"{results_path}: missing columns {', '.join(missing)}")
     codebooks_path = path / "codebooks.csv"
-    codebooks = pd.read_csv(codebooks_path) if codebooks_path.is_file() else None
+    codebooks = None
+    if codebooks_path.is_file() and codebooks_path.stat().st_size:
+        codebooks = pd.read_csv(codebooks_path)
     return Run(path=path, meta=meta, results=results, codebooks=codebooks)

@@ -47,8 +47,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def quality_metrics(summary: pd.DataFrame) -> list[str]:
-    """Metrics shown as table columns (bitrate rows are the measured-kbps column already)."""
-    return sorted(set(summary["metric"]) - set(BITRATE_ROWS))
+    """Metrics with a value somewhere (bitrate rows are the measured-kbps column already)."""
+    return sorted(set(summary.loc[summary["n"] > 0, "metric"]) - set(BITRATE_ROWS))
 
 
 def metric_header(metric: str) -> str:
@@ -69,14 +69,16 @@ def codec_rows(part: pd.DataFrame, metrics: list[str]) -> list[dict]:
     """One dict per codec × bitrate of a summary slice: identity, rate, per-metric rows, counts."""
     rows = []
     for (codec, bitrate), g in part.groupby(["codec", "bitrate_kbps"], sort=True):
+        measured = g["measured_kbps"].mean()
+        g = g[g["metric"].isin(metrics)]
         by_metric = {m: r for m, r in zip(g["metric"], g.to_dict("records"), strict=True)}
         rows.append(
             {
                 "codec": codec,
                 "bitrate_kbps": bitrate,
-                "measured_kbps": g["measured_kbps"].mean(),
+                "measured_kbps": measured,
                 "metrics": {m: by_metric.get(m) for m in metrics},
-                "n": int(g["n"].max()),
+                "n": int(g["n"].max()) if len(g) else 0,
                 "errors": int(g["errors"].sum()),
                 "not_applicable": int(g["not_applicable"].sum()),
             }

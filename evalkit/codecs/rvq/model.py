@@ -152,7 +152,7 @@ class Decoder(nn.Module):
         return self.net(z)
 
 
-class RVQCodec(nn.Module):
+class RVQModel(nn.Module):
     """Encoder -> residual vector quantizer -> decoder."""
 
     def __init__(self, cfg: ModelConfig) -> None:

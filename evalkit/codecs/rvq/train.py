@@ -25,7 +25,7 @@ from evalkit.codecs.rvq.discriminator import (
     generator_losses,
 )
 from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
-from evalkit.codecs.rvq.model import ModelConfig, RVQCodec
+from evalkit.codecs.rvq.model import ModelConfig, RVQModel
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
 DOMAINS = ("speech", "music", "environmental")
@@ -150,16 +150,16 @@ class Corpus:
 
 
 # -- checkpoints -----------------------------------------------------------------------------------
-def export_model(model: RVQCodec, path: Path, meta: dict) -> None:
+def export_model(model: RVQModel, path: Path, meta: dict) -> None:
     """Write the inference checkpoint: config, float16 weights, and ``meta`` (steps, data ...)."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     torch.save({"config": model.cfg.to_dict(), "state": state, "meta": meta}, path)
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQCodec, dict]:
+def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQModel, dict]:
     """Rebuild a model from an inference checkpoint; returns (model in eval mode, meta)."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
-    model = RVQCodec(ModelConfig.from_dict(ckpt["config"])).to(device)
+    model = RVQModel(ModelConfig.from_dict(ckpt["config"])).to(device)
     model.load_state_dict(ckpt["state"])
     return model.eval(), ckpt["meta"]
 
@@ -187,7 +187,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     gen = torch.Generator().manual_seed(cfg.seed)
 
     corpus = Corpus(cfg.data, cfg.model.sample_rate_hz, dev)
-    model = RVQCodec(cfg.model).to(dev)
+    model = RVQModel(cfg.model).to(dev)
     disc = MultiScaleSTFTDiscriminator().to(dev) if cfg.discriminator else None
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99)) if disc else None
