@@ -57,6 +57,22 @@ def naive_calls() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:
         "visqol_speech": lambda r, d, sr: speech.measure_from_arrays(r[0], d[0], sr).moslqo,
         "visqol_audio": lambda r, d, sr: audio.measure_from_arrays(r[0], d[0], sr).moslqo,
     }
+    try:  # reference-free metrics: a plain script scores the reference again for every pair
+        import distillmos
+        from speechmos import dnsmos
+
+        model = distillmos.ConvTransformerSQAModel().eval()
+
+        def distill(x: np.ndarray) -> float:
+            with torch.no_grad():
+                return float(model(torch.from_numpy(np.ascontiguousarray(x[0]))[None]))
+
+        calls["dnsmos"] = lambda r, d, sr: (dnsmos.run(d[0], sr), dnsmos.run(r[0], sr))[0][
+            "sig_mos"
+        ]
+        calls["distillmos"] = lambda r, d, sr: (distill(d), distill(r))[0]
+    except ImportError:
+        pass
     try:
         import audiotools
         from audiotools.metrics.distance import SISDRLoss

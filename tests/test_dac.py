@@ -9,6 +9,7 @@ documented way: ``compress(signal, win_duration, n_quantizers=k)`` then ``decomp
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,12 @@ def models(tmp_path_factory) -> dict[str, tuple[DAC, Path]]:
     return built
 
 
+@pytest.fixture(scope="module")
+def codecs(models) -> dict:
+    """Per variant: the adapter, loaded once from the saved checkpoint (loading costs seconds)."""
+    return {cls.name: cls(checkpoint=str(models[cls.name][1])) for cls in VARIANTS}
+
+
 def _audio(samples: int, rate: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(samples) / rate
@@ -73,9 +80,9 @@ def _check_against_library(codec, model: DAC, audio: np.ndarray, bitrates: list[
 
 
 @pytest.mark.parametrize("cls", VARIANTS, ids=lambda c: c.name)
-def test_short_clip_equals_library_at_lowest_and_highest_bitrate(cls, models):
-    model, checkpoint = models[cls.name]
-    codec = cls(checkpoint=str(checkpoint))
+def test_short_clip_equals_library_at_lowest_and_highest_bitrate(cls, models, codecs):
+    model, _ = models[cls.name]
+    codec = codecs[cls.name]
     rate = cls.sample_rate_hz
     audio = _audio(int(0.25 * rate) + 7, rate)  # not a multiple of the hop: see the next test
     offered = codec.offered_bitrates()
@@ -83,11 +90,11 @@ def test_short_clip_equals_library_at_lowest_and_highest_bitrate(cls, models):
     assert len(np.unique(codec.encode(audio, rate, offered[0]).codes)) > 5  # codes really vary
 
 
-def test_hop_multiple_decodes_8_short_where_the_library_fails(models):
+def test_hop_multiple_decodes_8_short_where_the_library_fails(models, codecs):
     """16/24 kHz decoders return 8 samples short of a hop multiple; ``decompress`` then fails to
     reshape. The adapter returns those samples, identical to what the library decoded."""
-    model, checkpoint = models["dac_16khz"]
-    codec = DAC16kHz(checkpoint=str(checkpoint))
+    model, _ = models["dac_16khz"]
+    codec = codecs["dac_16khz"]
     audio = _audio(3200, 16_000)
     enc = codec.encode(audio, 16_000, 6.0)
     decoded, _ = codec.decode(enc)
@@ -99,15 +106,11 @@ def test_hop_multiple_decodes_8_short_where_the_library_fails(models):
     np.testing.assert_allclose(decoded, expected.numpy(), rtol=0, atol=1e-6)
 
 
-class ShortWindowDAC16kHz(DAC16kHz):
-    """The adapter with a 1-s coding window (``compress``'s default) so a short clip is chunked."""
-
-    win_duration_s = 1.0
-
-
-def test_chunked_clip_equals_library(models):
-    model, checkpoint = models["dac_16khz"]
-    codec = ShortWindowDAC16kHz(checkpoint=str(checkpoint))
+def test_chunked_clip_equals_library(models, codecs, monkeypatch):
+    """The windowed path, cheaply: a 1-s window (``compress``'s default) chunks a 1.1-s clip."""
+    model, _ = models["dac_16khz"]
+    codec = codecs["dac_16khz"]
+    monkeypatch.setattr(codec, "win_duration_s", 1.0)
     audio = _audio(17_600, 16_000)  # 1.1 s in 1-s windows that advance 5 472 samples
     _check_against_library(codec, model, audio, [2.0])
     enc = codec.encode(audio, 16_000, 2.0)
@@ -115,15 +118,14 @@ def test_chunked_clip_equals_library(models):
 
 
 @pytest.mark.slow
-def test_clip_longer_than_the_5s_window_equals_library(models):
-    model, checkpoint = models["dac_16khz"]
-    codec = DAC16kHz(checkpoint=str(checkpoint))
+def test_clip_longer_than_the_5s_window_equals_library(models, codecs):
+    model, _ = models["dac_16khz"]
+    codec = codecs["dac_16khz"]
     audio = _audio(83_200, 16_000)  # 5.2 s: two 5-s windows
     _check_against_library(codec, model, audio, [6.0])
 
 
-def test_offered_bitrates_and_budget_rule(models):
-    codecs = {cls.name: cls(checkpoint=str(models[cls.name][1])) for cls in VARIANTS}
+def test_offered_bitrates_and_budget_rule(codecs):
     offered = {name: codec.offered_bitrates() for name, codec in codecs.items()}
     assert offered["dac_44khz"] == [0.861, 1.723, 2.584, 3.445, 4.307, 5.168, 6.029, 6.891, 7.752]
     assert offered["dac_24khz"] == [0.75 * k for k in range(1, 33)]
@@ -144,7 +146,9 @@ def test_cached_weights_load_through_the_package_loader(models, tmp_path, monkey
     (cache / "weights_16khz_8kbps_0.0.5.pth").write_bytes(checkpoint.read_bytes())
     codec = DAC16kHz()
     assert codec.identity()["checkpoint"] == "weights_16khz_8kbps_0.0.5.pth"
-    assert codec.identity()["checkpoint_sha256"] == DAC16kHz(str(checkpoint)).checkpoint_sha256
+    assert (
+        codec.identity()["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    )
 
 
 def test_missing_weights_name_the_file_and_where_to_put_it(tmp_path, monkeypatch):

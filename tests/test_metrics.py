@@ -23,6 +23,7 @@ BUILT_IN = [
     "stft_distance",
     "si_sdr",
     "dnsmos",
+    "distillmos",
 ]
 #: a length each metric cannot score, in samples at the metric's rate (its documented minimum)
 TOO_SHORT = {
@@ -36,10 +37,17 @@ TOO_SHORT = {
     "stft_distance": 1024,
     "si_sdr": 1,
     "dnsmos": 15999,
+    "distillmos": 15999,
 }
 
 
+#: metrics whose package is an optional install (see README's test set-up)
+OPTIONAL_PACKAGE = {"dnsmos": "speechmos", "distillmos": "distillmos"}
+
+
 def metric(name: str) -> Metric:
+    if name in OPTIONAL_PACKAGE:
+        pytest.importorskip(OPTIONAL_PACKAGE[name])
     return registry.load(registry.METRICS, name)()
 
 

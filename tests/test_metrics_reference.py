@@ -111,6 +111,7 @@ def test_visqol_accepts_unequal_lengths_like_the_package():
     )
 
 
+@pytest.mark.slow
 def test_dnsmos_runs_offline_and_equals_the_package(monkeypatch):
     """Models come from the speechmos wheel: with sockets refused, values equal a direct call."""
     import socket
@@ -139,3 +140,30 @@ def test_dnsmos_runs_offline_and_equals_the_package(monkeypatch):
         ):
             assert ours[f"dnsmos_{name}{suffix}"] == pytest.approx(float(direct[key]), abs=1e-9)
     assert ours["dnsmos_ovrl"] < ours["dnsmos_ovrl_ref"]
+
+
+def test_distillmos_runs_offline_and_equals_the_package(monkeypatch):
+    import socket
+
+    distillmos = pytest.importorskip("distillmos")
+    import torch
+
+    from evalkit.metrics.distillmos import DistillMOS
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    ref, sr = clip(SPEECH, 3.0, 16000)
+    deg = degrade(ref, sr, 2000)
+    metric = DistillMOS()
+    ours = metric.score(metric.prepare(ref, sr), deg, sr)
+    model = distillmos.ConvTransformerSQAModel().eval()
+    with torch.no_grad():
+        direct = {
+            name: float(model(torch.from_numpy(x)))
+            for name, x in (("distillmos", deg), ("distillmos_ref", ref))
+        }
+    assert ours == pytest.approx(direct, abs=1e-6)
+    assert ours["distillmos"] < ours["distillmos_ref"]

@@ -223,7 +223,13 @@ def dask_client(config: RunConfig) -> Iterator:
     import dask
 
     with (
-        dask.config.set({"distributed.nanny.pre-spawn-environ": env}),
+        dask.config.set(
+            {
+                "distributed.nanny.pre-spawn-environ": env,
+                # workers import torch: on a loaded machine the default 30 s can run out
+                "distributed.comm.timeouts.connect": "180s",
+            }
+        ),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
