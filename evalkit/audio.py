@@ -7,6 +7,7 @@ every result's fingerprint because the resampler measurably moves PESQ.
 
 from __future__ import annotations
 
+import itertools
 from math import gcd
 from pathlib import Path
 from typing import BinaryIO
@@ -23,28 +24,67 @@ RESAMPLER = {
 }
 
 
+#: Rates evalkit evaluates: from the telephone band (PESQ's narrow-band rate) to 384 kHz; a file
+#: outside holds no audio a codec benchmark can score (a 1 Hz "clip" would still resample into
+#: confident-looking numbers), so it is refused with its rate named.
+MIN_RATE_HZ, MAX_RATE_HZ = 8000, 384000
+#: Longest stretch read at once. A worker holds a clip several times over (reference, codec input,
+#: decoded audio, metric copies), so this bounds its memory; longer files are evaluated in windows
+#: (``evalkit run --segment``), which read only their window.
+MAX_READ_SECONDS = 600.0
+
+
+def _check_rate(rate: int) -> None:
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise ValueError(
+            f"sample rate {rate} Hz is outside the {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz evalkit evaluates"
+        )
+
+
+def _too_long(seconds: float) -> ValueError:
+    return ValueError(
+        f"{seconds:.0f} s is longer than the {MAX_READ_SECONDS:g} s evalkit reads at once; "
+        "evaluate it in windows with `evalkit run --segment SECONDS`"
+    )
+
+
 def read(
     path: str | Path, start_s: float = 0.0, duration_s: float | None = None
 ) -> tuple[np.ndarray, int]:
     """Read a file (or a window of it) as float32 (channels, samples) and its sample rate.
 
     soundfile first (exact, seekable); what libsndfile cannot open (AAC/M4A/MP4, WebM, WMA ...)
-    is decoded with FFmpeg through PyAV.
+    is decoded with FFmpeg through PyAV. Only the window is kept in memory, and at most
+    ``MAX_READ_SECONDS`` are read at once.
 
     Raises:
-        ValueError: the file holds no samples or non-finite samples, with the cause in the message.
+        ValueError: the file is not audio either library reads, holds no samples or non-finite
+            samples, is sampled outside MIN_RATE_HZ..MAX_RATE_HZ, or is too long to read at once;
+            the cause is in the message.
     """
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ValueError("file is empty (0 bytes)")
     try:
         info = sf.info(str(path))
-    except sf.LibsndfileError:
-        audio, rate = decode_pyav(str(path))
-        start = int(round(start_s * rate))
-        stop = None if duration_s is None else start + int(round(duration_s * rate))
-        audio = np.ascontiguousarray(audio[:, start:stop])
+    except sf.LibsndfileError as sf_error:
+        import av
+
+        try:
+            audio, rate = decode_pyav(str(path), start_s, duration_s, MAX_READ_SECONDS)
+        except av.error.FFmpegError as exc:  # neither library reads it: say what each said
+            raise ValueError(
+                f"not an audio file soundfile or FFmpeg can read "
+                f"(soundfile: {sf_error.error_string}; FFmpeg: {exc.strerror})"
+            ) from None
+        _check_rate(rate)
     else:
         rate = info.samplerate
+        _check_rate(rate)
         start = int(round(start_s * rate))
-        frames = -1 if duration_s is None else int(round(duration_s * rate))
+        available = max(info.frames - start, 0)
+        frames = available if duration_s is None else min(int(round(duration_s * rate)), available)
+        if frames > MAX_READ_SECONDS * rate:
+            raise _too_long(frames / rate)
         data, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
         audio = np.ascontiguousarray(data.T)
     if audio.shape[1] == 0:
@@ -54,9 +94,18 @@ def read(
     return audio, int(rate)
 
 
-def decode_pyav(source: str | BinaryIO) -> tuple[np.ndarray, int]:
+def decode_pyav(
+    source: str | BinaryIO,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    max_seconds: float | None = None,
+) -> tuple[np.ndarray, int]:
     """Decode the first audio stream of a file or file-like object with FFmpeg, from the start
-    (no seeking, so samples do not depend on the container's index)."""
+    (no seeking, so samples do not depend on the container's index).
+
+    Only samples of the window [start_s, start_s + duration_s) are kept, so a window of a long
+    file costs the window's memory; a read of more than ``max_seconds`` is refused.
+    """
     import av
 
     with av.open(source, mode="r") as container:
@@ -64,9 +113,22 @@ def decode_pyav(source: str | BinaryIO) -> tuple[np.ndarray, int]:
             raise ValueError("file holds no audio stream")
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
+        start = int(round(start_s * rate))
+        stop = None if duration_s is None else start + int(round(duration_s * rate))
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=rate)
-        chunks = [o.to_ndarray() for f in container.decode(stream) for o in resampler.resample(f)]
-        chunks += [o.to_ndarray() for o in resampler.resample(None)]
+        chunks, position = [], 0
+        frames = itertools.chain(container.decode(stream), [None])  # None flushes the resampler
+        for block in (o.to_ndarray() for f in frames for o in resampler.resample(f)):
+            low, high = max(start - position, 0), block.shape[1]
+            if stop is not None:
+                high = min(high, stop - position)
+            position += block.shape[1]
+            if high > low:
+                chunks.append(block[:, low:high])
+            if stop is not None and position >= stop:
+                break
+            if max_seconds is not None and position - start > max_seconds * rate:
+                raise _too_long(position / rate)
     if not chunks:
         raise ValueError("file holds no audio samples")
     return np.concatenate(chunks, axis=1).astype(np.float32), int(rate)

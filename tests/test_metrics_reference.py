@@ -130,15 +130,14 @@ def test_dnsmos_runs_offline_and_equals_the_package(monkeypatch):
     deg = degrade(ref, sr, 3000)
     metric = DNSMOS()
     ours = metric.score(metric.prepare(ref, sr), deg, sr)
-    for signal, suffix in ((deg, ""), (ref, "_ref")):
-        direct = dnsmos.run(signal[0], sr)
-        for key, name in (
-            ("sig_mos", "sig"),
-            ("bak_mos", "bak"),
-            ("ovrl_mos", "ovrl"),
-            ("p808_mos", "p808"),
-        ):
-            assert ours[f"dnsmos_{name}{suffix}"] == pytest.approx(float(direct[key]), abs=1e-9)
+    direct = dnsmos.run(deg[0], sr)  # the reference goes through the same function in prepare
+    for key, name in (
+        ("sig_mos", "sig"),
+        ("bak_mos", "bak"),
+        ("ovrl_mos", "ovrl"),
+        ("p808_mos", "p808"),
+    ):
+        assert ours[f"dnsmos_{name}"] == pytest.approx(float(direct[key]), abs=1e-9)
     assert ours["dnsmos_ovrl"] < ours["dnsmos_ovrl_ref"]
 
 

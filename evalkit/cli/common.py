@@ -10,19 +10,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, UsageError
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def parse_floats(text: str, what: str) -> tuple[float, ...]:
+    """Comma-separated positive finite numbers; a UsageError (one line, exit 2) otherwise."""
     try:
         values = tuple(float(t) for t in text.split(",") if t.strip())
     except ValueError:
-        raise typer.BadParameter(f"{what} must be comma-separated numbers, got {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise typer.BadParameter(f"{what} must be positive numbers, got {text!r}")
+        raise UsageError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values or not all(0 < v < float("inf") for v in values):
+        raise UsageError(f"{what} must be positive finite numbers, got {text!r}")
     return values
 
 
@@ -32,7 +33,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except EvalkitError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # soft_wrap: one line however narrow the terminal (or 80 columns when piped)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
 
 

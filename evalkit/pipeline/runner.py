@@ -352,9 +352,9 @@ def evaluate(
     """Run an evaluation end to end; returns the run folder. The CLI is a shell over this."""
     config = replace(config.with_profile(), device=resolve_device(config.device))
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
     started = provenance.now()
-    plan = prepare(config)
+    plan = prepare(config)  # before the folder exists: a usage error leaves no empty run behind
+    run_dir.mkdir(parents=True, exist_ok=True)
     store = ShardStore(cache_dir or default_root())
     meta = provenance.run_metadata(
         run_dir.name,
@@ -415,10 +415,15 @@ def resume_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / "run.json"
     if not path.exists():
         raise UsageError(f"{run_dir} is not a run folder (no run.json); give the folder of a run")
-    d = json.loads(path.read_text())["config"]
-    d["codecs"], d["bitrates_kbps"] = tuple(d["codecs"]), tuple(d["bitrates_kbps"])
-    d["metrics"] = tuple(d["metrics"]) if d.get("metrics") else None
-    return RunConfig(**d)
+    try:  # run.json is a file anyone may have edited: a broken one is a usage error
+        d = json.loads(path.read_text())["config"]
+        d["codecs"], d["bitrates_kbps"] = tuple(d["codecs"]), tuple(d["bitrates_kbps"])
+        d["metrics"] = tuple(d["metrics"]) if d.get("metrics") else None
+        return RunConfig(**d)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} does not hold a run's settings: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -38,7 +38,8 @@ def fingerprint(name: str) -> str:
 
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if isinstance(exc, ValueError | RuntimeError) else f"{type(exc).__name__}: {text}"
+    plain = ValueError | RuntimeError | NotApplicable  # their messages say what happened
+    return text if isinstance(exc, plain) else f"{type(exc).__name__}: {text}"
 
 
 def _prepared_reference(metric: Metric, ref_key: str, ref: np.ndarray, rate: int) -> Any:
@@ -86,8 +87,10 @@ def score_metric(
         bad = [k for k in outputs if k not in values or not np.isfinite(values[k])]
         if bad:
             raise RuntimeError(f"no finite value for {', '.join(bad)}")
-    except NotApplicable as exc:
-        return rows(NOT_APPLICABLE, f"{clip_id}: {name}: {one_line(exc)}")
+    except NotApplicable as exc:  # metrics name themselves in the message ("pesq: ..."), or not
+        text = one_line(exc)
+        text = text if text.startswith(f"{name}:") else f"{name}: {text}"
+        return rows(NOT_APPLICABLE, f"{clip_id}: {text}")
     except Exception as exc:
         return rows(ERROR, f"{clip_id}: {name} failed: {one_line(exc)}")
     return rows(OK, values=values, spent=time.perf_counter() - started)

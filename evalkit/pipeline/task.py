@@ -150,12 +150,8 @@ def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int
     if not np.isfinite(out).all():
         raise RuntimeError("codec returned NaN or Inf samples")
     out = A.resample(out, int(out_rate), rate)
-    if out.shape[0] != channels:
-        if out.shape[0] != 1 and channels != 1:
-            raise RuntimeError(
-                f"codec returned {out.shape[0]} channels for a {channels}-channel input"
-            )
-        out = A.to_channels(out, channels)
+    if out.shape[0] != channels:  # it was given exactly this many: mixing would hide a bug
+        raise RuntimeError(f"codec returned {out.shape[0]} channels for a {channels}-channel input")
     expected = n
     if abs(out.shape[1] - expected) > 0.1 * expected + int(MAX_LAG_SECONDS * rate):
         raise RuntimeError(
@@ -166,8 +162,14 @@ def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int
 
 
 def saved_audio_path(root: str, codec: str, budget_kbps: float, clip_id: str) -> Path:
-    """``audio/<codec>/<bitrate>/<clip_id>.flac`` under the run folder."""
-    return Path(root) / codec / f"{budget_kbps:g}" / f"{clip_id}.flac"
+    """``audio/<codec>/<bitrate>/<clip_id>.flac`` under the run folder.
+
+    A clip id is free text in a manifest: empty, ``.`` and ``..`` parts are escaped (``%2E%2E``)
+    and a leading ``/`` dropped, so no id can place a file outside the run folder.
+    """
+    parts = [p.replace(".", "%2E") if p in (".", "..") else p for p in clip_id.split("/") if p]
+    parts = parts or ["%2F"]  # an id of only slashes
+    return Path(root, codec, f"{budget_kbps:g}", *parts[:-1], f"{parts[-1]}.flac")
 
 
 # -- the task

@@ -106,7 +106,7 @@ def ranked_tables(
                         number(r["bitrate_kbps"], 2),
                         number(r["measured_kbps"], 2),
                     ]
-                    + [mean_ci(r["metrics"][m]) for m in metrics]
+                    + [mean_ci(r["metrics"][m], r["n"]) for m in metrics]
                     + [
                         Cell(str(r["n"]), r["n"]),
                         Cell(str(r["errors"]), r["errors"]),

@@ -18,10 +18,15 @@ import jinja2
 
 @dataclass(frozen=True)
 class Cell:
-    """Shown text and the value a click on the column header sorts by (None: text)."""
+    """Shown text, the value a header click sorts by (None: by text), right-aligned if numeric."""
 
     text: str
     sort: float | None = None
+    numeric: bool = False
+
+    @property
+    def right(self) -> bool:
+        return self.numeric or self.sort is not None
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Section:
 
 def number(value: float, digits: int = 3) -> Cell:
     if value is None or not math.isfinite(value):
-        return Cell("—", None)
+        return Cell("—", None, numeric=True)
     return Cell(f"{value:.{digits}f}", float(value))
 
 

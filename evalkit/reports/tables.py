@@ -12,6 +12,7 @@ from evalkit.reports.render import Cell, Table, number
 
 ALL = "all"
 SOURCES = ("lossless", "lossy", "unknown")
+NOTE = "mean [95% bootstrap CI], (n=k): scored on k of n clips; ↑ higher / ↓ lower is better"
 
 
 def domain_order(domains: list[str]) -> list[str]:
@@ -55,13 +56,15 @@ def metric_header(metric: str) -> str:
     return f"{metric} {'↑' if higher_is_better(metric) else '↓'}"
 
 
-def mean_ci(row: pd.Series | None) -> Cell:
-    """'mean [low, high]', sortable by the mean; '—' where nothing was measured."""
+def mean_ci(row: dict | None, clips: int) -> Cell:
+    """'mean [low, high]', with '(n=k)' where fewer than the row's ``clips`` were scored."""
     if row is None or row["n"] == 0:
-        return Cell("error" if row is not None and row["errors"] else "—", None)
+        return Cell("error" if row is not None and row["errors"] else "—", numeric=True)
     text = f"{row['mean']:.3f}"
     if np.isfinite(row["ci_low"]):
         text += f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    if row["n"] < clips:
+        text += f" (n={row['n']})"
     return Cell(text, float(row["mean"]))
 
 
@@ -99,7 +102,7 @@ def metric_tables(summary: pd.DataFrame) -> list[Table]:
                 continue
             rows = [
                 [Cell(r["codec"]), number(r["bitrate_kbps"], 2), number(r["measured_kbps"], 2)]
-                + [mean_ci(r["metrics"][m]) for m in metrics]
+                + [mean_ci(r["metrics"][m], r["n"]) for m in metrics]
                 + [Cell(str(r[k]), r[k]) for k in ("n", "errors", "not_applicable")]
                 for r in codec_rows(part, metrics)
             ]
@@ -109,7 +112,7 @@ def metric_tables(summary: pd.DataFrame) -> list[Table]:
                     title=title,
                     columns=columns,
                     rows=rows,
-                    note="mean [95% bootstrap CI]; n = clips scored; ↑ higher / ↓ lower is better",
+                    note=NOTE,
                 )
             )
     return tables

@@ -1,0 +1,163 @@
+"""Hostile audio files through the real CLI: every file gets a defined, recorded outcome.
+
+One ``evalkit run --strict`` covers the whole hostile folder (see conftest.build_hostile); the
+same three real clips run alone give the reference for "broken files change nothing else".
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+
+from evalkit import audio as A
+from tests.robustness.conftest import CLEAN, SHELL_NAME, UNICODE_NAME, one_hour_wav
+
+OK, NA, ERROR = "ok", "not_applicable", "error"
+SCORES = ("pesq_wb", "stoi", "mel_distance")
+READ = "cannot read audio: "
+
+#: clip id -> (status of every row, message part) or per-output {output: (status, message)}
+UNREADABLE = {
+    "empty": "file is empty (0 bytes)",
+    "truncated.flac": "flac decoder lost sync",
+    "text": "not an audio file soundfile or FFmpeg can read (soundfile: Format not recognised",
+    "zero-samples": "file holds no audio samples",
+    "nan": "audio contains NaN or Inf samples",
+    "inf": "audio contains NaN or Inf samples",
+    "rate-1hz": "sample rate 1 Hz is outside the 8000-384000 Hz evalkit evaluates",
+    "one-hour": "3600 s is longer than the 600 s evalkit reads at once; evaluate it in windows "
+    "with `evalkit run --segment SECONDS`",
+}
+SCORED = [*CLEAN, "truncated.wav", "lying-header", "square", "eight-channels", "rate-384khz",
+          "with space", UNICODE_NAME, SHELL_NAME, "sub/inner", "dup.wav", "dup.flac"]  # fmt: skip
+NOT_SCORED = {
+    "short": {"pesq_wb": (NA, "pesq: clip is 0.100 s, shorter than the 0.25 s it needs"),
+              "stoi": (NA, "stoi: fewer than 30 non-silent frames"),
+              "mel_distance": (OK, "")},
+    "silence": {m: (NA, f"{m.split('_wb')[0]}: the reference is silent") for m in SCORES},
+}  # fmt: skip
+
+
+def by_clip(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {clip: rows.set_index("metric") for clip, rows in df.groupby("clip_id")}
+
+
+def test_every_hostile_file_is_listed_once_and_nothing_else(runs):
+    clips = set(runs["hostile"].results()["clip_id"])
+    assert clips == set(UNREADABLE) | set(SCORED) | set(NOT_SCORED)  # the link loop adds none
+
+
+def test_unreadable_files_are_error_rows_naming_clip_file_and_cause(runs):
+    rows = by_clip(runs["hostile"].results())
+    for clip, cause in UNREADABLE.items():
+        got = rows[clip]
+        assert (got["status"] == ERROR).all(), clip
+        assert got["value"].isna().all()
+        for message in got["error"]:
+            assert message.startswith(f"{clip} (") and f"): {READ}{cause}" in message, message
+            assert "\n" not in message
+
+
+def test_damaged_but_decodable_files_are_scored_on_the_samples_they_hold(runs):
+    rows = by_clip(runs["hostile"].results())
+    for clip in SCORED:
+        got = rows[clip].loc[list(SCORES)]
+        assert (got["status"] == OK).all(), (clip, got["error"].tolist())
+        assert np.isfinite(got["value"]).all()
+        assert rows[clip].loc["bitrate_measured_kbps", "value"] == 256
+    # 16-bit PCM at 16 kHz is transparent for the 16 and 22.05 kHz speech clips ...
+    for clip in (*CLEAN, "truncated.wav", "lying-header", SHELL_NAME, "eight-channels"):
+        assert rows[clip].loc["pesq_wb", "value"] > 4.4, clip
+    # ... and removes everything above 8 kHz of the 384 kHz white noise: a real, large distance
+    assert rows["rate-384khz"].loc["mel_distance", "value"] > 1.0
+
+
+def test_metrics_that_cannot_apply_say_why_and_the_rest_is_scored(runs):
+    rows = by_clip(runs["hostile"].results())
+    for clip, expected in NOT_SCORED.items():
+        for metric, (status, cause) in expected.items():
+            row = rows[clip].loc[metric]
+            assert row["status"] == status, (clip, metric, row["error"])
+            assert row["error"].startswith(f"{clip}: {cause}") if cause else row["error"] == ""
+
+
+def test_strict_exits_1_after_completing_the_run_and_writing_every_table(runs):
+    code, stdout, stderr = runs["hostile"].wait()
+    assert code == 1, stderr
+    out = runs["hostile"].out
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["status"] == "completed" and meta["tasks_run"] == 24
+    assert "values failed" in stdout and "Traceback" not in stderr
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[summary["domain"] == "all", "errors"].sum() > 0
+
+
+def test_shell_metacharacters_in_names_run_nothing(runs):
+    runs["hostile"].wait()
+    base = runs["hostile"].cwd
+    assert not list(base.rglob("PWNED*"))
+
+
+def test_broken_files_leave_the_other_clips_numbers_unchanged(runs):
+    """Acceptance: the 3 real clips score the same with 21 hostile files mixed in as alone."""
+    key = ["clip_id", "metric"]
+    cols = [*key, "status", "value", "lag_samples", "measured_kbps"]
+    mixed = runs["hostile"].results()
+    mixed = mixed[mixed["clip_id"].isin(CLEAN)][cols].sort_values(key).reset_index(drop=True)
+    code, _, stderr = runs["clean"].wait()
+    assert code == 0, stderr
+    alone = runs["clean"].results()[cols].sort_values(key).reset_index(drop=True)
+    assert len(alone) == 3 * 5 and (alone["status"] != ERROR).all()
+    pd.testing.assert_frame_equal(mixed, alone)
+
+
+def test_truncated_wav_reads_the_samples_present(runs):
+    folder = runs["hostile"].cwd / "data set with spaces"
+    size = (folder / "truncated.wav").stat().st_size
+    audio, rate = A.read(folder / "truncated.wav")
+    assert rate == 16000 and audio.shape == (1, (size - 44) // 2)
+
+
+PEAK = """
+import json, resource, sys
+from evalkit.datasets.base import Clip
+from evalkit.pipeline.task import CodecSpec, Task, Work, run_task
+
+def rows(path, start=0.0, duration=None):
+    clip = Clip("c", "speech", path, "x" * 64, start, duration)
+    work = Work(256.0, 256.0, ("mel_distance",), "k")
+    return run_task(Task(CodecSpec("pcm"), "{}", clip, (work,))).rows["k"]
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+warm = rows(sys.argv[1])  # imports and first-use costs
+base = peak_mb()
+window = rows(sys.argv[2], 1800.0, 10.0)
+after_window = peak_mb()
+whole = rows(sys.argv[2])
+print(json.dumps({"base": base, "window": after_window, "whole": peak_mb(),
+                  "rows": [warm[0]["status"], window[0]["error"], whole[0]["error"]]}))
+"""
+
+
+def test_one_hour_file_is_refused_in_bounded_memory_and_its_windows_are_read(tmp_path):
+    """A worker never holds the hour: the whole file is refused from its header, and a window
+    costs only the window (reading the hour would add 230 MB of float32 samples)."""
+    hour = one_hour_wav(tmp_path / "hour.wav")
+    from tests.conftest import DEFAULT_SET
+
+    code = textwrap.dedent(PEAK)
+    done = subprocess.run([sys.executable, "-c", code, str(DEFAULT_SET / f"{CLEAN[0]}.flac"),
+                           str(hour)], capture_output=True, text=True, timeout=300, check=True)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    warm, window, whole = got["rows"]
+    assert warm == OK
+    assert window == "c: mel_distance: the reference is silent"  # the window was read and scored
+    assert "3600 s is longer than the 600 s" in whole and "--segment" in whole
+    assert got["window"] - got["base"] < 50 and got["whole"] - got["base"] < 50, got
