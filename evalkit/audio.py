@@ -85,7 +85,13 @@ def read(
         frames = available if duration_s is None else min(int(round(duration_s * rate)), available)
         if frames > MAX_READ_SECONDS * rate:
             raise _too_long(frames / rate)
-        data, _ = sf.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+        try:
+            data, _ = sf.read(
+                str(path), start=start, frames=frames, dtype="float32", always_2d=True
+            )
+        except sf.LibsndfileError as exc:  # a sound header over broken data (a cut FLAC ...)
+            cause = exc.error_string.removeprefix("Error : ").rstrip(".")
+            raise ValueError(f"the audio data is damaged ({cause})") from None
         audio = np.ascontiguousarray(data.T)
     if audio.shape[1] == 0:
         raise ValueError("file holds no audio samples")

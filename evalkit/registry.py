@@ -47,7 +47,13 @@ def load(group: str, name: str) -> type:
             f"unknown {kind} {name!r}.{extra} Known: {', '.join(sorted(eps))}. "
             f"Plug-ins register under the {group!r} entry-point group."
         )
-    cls = eps[name].load()
+    try:
+        cls = eps[name].load()
+    except Exception as exc:  # a broken plug-in must not take the whole CLI down with a traceback
+        raise UsageError(
+            f"{kind} {name!r} is registered by {eps[name].value} but cannot be loaded: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     if getattr(cls, "name", None) != name:
         raise UsageError(f"entry point {name!r} loads {cls!r}, whose name is {cls.name!r}")
     return cls

@@ -2,9 +2,10 @@
 
 import bjontegaard
 import numpy as np
+import pandas as pd
 import pytest
 
-from evalkit.reports.bdrate import bd_rate
+from evalkit.reports.bdrate import bd_rate, bd_rate_table
 
 # Test data published in the README of the FAU-LMS `bjontegaard` package (libx265 presets).
 RATE_A = [9487.76, 4593.60, 2486.44, 1358.24]
@@ -94,3 +95,21 @@ def test_lower_is_better_metric_needs_no_sign_flip():
 def test_bad_curves_raise_with_reason(args, message):
     with pytest.raises(ValueError, match=message):
         bd_rate(*args)
+
+
+def test_table_flags_small_quality_overlap():
+    rate = [6.0, 12.0, 24.0]
+    summary = pd.DataFrame(
+        {
+            "codec": ["a"] * 3 + ["b"] * 3 + ["c"] * 3,
+            "bitrate_kbps": rate * 3,
+            "measured_kbps": rate * 3,
+            "mean": [2.0, 3.0, 4.0, 2.2, 3.2, 4.2, 3.9, 4.0, 4.05],
+            "domain": "music",
+            "source": "all",
+            "metric": "visqol_audio",
+        }
+    )
+    table = bd_rate_table(summary, "visqol_audio").set_index(["codec", "anchor"])
+    assert table.loc[("b", "a"), "note"] == "" and table.loc[("b", "a"), "bd_rate_percent"] < 0
+    assert "overlap 5%: unreliable" in table.loc[("c", "a"), "note"]

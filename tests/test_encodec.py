@@ -172,3 +172,10 @@ def test_wrong_or_absent_checkpoint_is_a_clear_error(v48, tmp_path):
         EnCodec24kHz(checkpoint=str(v48.checkpoint))
     with pytest.raises(EvalkitError, match="does not exist"):
         EnCodec24kHz(checkpoint=str(tmp_path / "nothing.th"))
+
+
+def test_missing_package_says_how_to_install():
+    from evalkit.codecs._loading import require
+
+    with pytest.raises(EvalkitError, match="needs the 'no_such_codec_pkg' package.*Neural codecs"):
+        require("encodec_24khz", "no_such_codec_pkg")

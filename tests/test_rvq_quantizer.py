@@ -3,11 +3,22 @@ come back, and the checkpoint survives a weights_only round trip."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
 from evalkit.codecs.rvq.quantizer import Codebook, ResidualVectorQuantizer, kmeans
 from evalkit.codecs.rvq.train import export_model, load_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one thread is fastest, and far faster on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 
 TINY = ModelConfig(
     channels=4,

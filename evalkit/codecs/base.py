@@ -111,7 +111,10 @@ class Codec(abc.ABC):
         offered = self.offered_bitrates()
         if isinstance(offered, tuple):
             return f"{offered[0]:g}-{offered[1]:g} kbps"
-        return ", ".join(f"{b:g}" for b in sorted(offered)) + " kbps"
+        offered = sorted(offered)
+        if len(offered) > 6:  # one line each in `evalkit codecs`: summarise long ladders
+            return f"{offered[0]:g}-{offered[-1]:g} kbps ({len(offered)} settings)"
+        return ", ".join(f"{b:g}" for b in offered) + " kbps"
 
     # -- identity -----------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:

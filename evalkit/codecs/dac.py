@@ -1,16 +1,21 @@
 """DAC (Kumar et al. 2023) through Descript's ``descript-audio-codec`` package, unchanged.
 
-Coding is the package's own file path, ``DAC.compress`` / ``DAC.decompress``, with the window of
-its command-line encoder (``python -m dac encode``: 5 s): the clip is loudness-normalised to
--16 dB LUFS, coded whole when it is at most one window long, otherwise in overlapping windows with
-the convolutions' context, and the decoder restores the input loudness. The residual quantizer
-makes the codes of k codebooks the first k of the full code stack, so a clip is compressed once
-and every bitrate decompresses its prefix: exactly ``compress(n_quantizers=k)``.
+Coding is the package's own file path, ``DAC.compress`` / ``DAC.decompress``: the clip is
+loudness-normalised to -16 dB LUFS (as in training), coded, and the decoder restores the input
+loudness. The residual quantizer makes the codes of k codebooks the first k of the full code stack,
+so a clip is compressed once and every bitrate decompresses its prefix: exactly
+``compress(n_quantizers=k)``.
+
+Window: ``compress`` codes clips up to ``win_duration`` whole and longer ones in windows that each
+carry the convolutions' context (about 0.36 s at 44.1 kHz, 0.66 s at 16/24 kHz) and pad the last
+window to full length; every frame of that is sent. With the command-line tool's 5-s window a 10-s
+clip at 16 kHz sends 750 frames instead of 500 (+50 % bitrate), which would measure the window,
+not the codec. evalkit uses 30 s: clips up to 30 s are coded whole, at exactly the nominal rate,
+for about 80 MB of working memory per second of 44.1 kHz audio on CPU; longer clips are windowed
+by the package (or cut with ``--segment``).
 
 Payload: 10 bits per code plus the 32-bit input loudness per channel the decoder needs (the
-``.dac`` file's ``input_db``). Windowed coding repeats context frames, so clips longer than 5 s
-send more frames than the nominal rate (about 8 % at 44.1 kHz, 15 % at 16/24 kHz); the measured
-bitrate counts them.
+``.dac`` file's ``input_db``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evalkit.codecs import _weights
+from evalkit.codecs import _loading
 from evalkit.codecs.base import Codec, Encoded
 
 LOUDNESS_BITS = 32  # float32 ``input_db`` per channel, as ``DACFile.save`` stores it
@@ -38,23 +43,26 @@ class _DAC(Codec):
     # The release configuration (descript-audio-codec conf/final/<model_type>.yml): what the
     # published weights expect; used to build random-weight models for tests and benchmarks.
     architecture: ClassVar[dict[str, Any]]
-    win_duration_s: ClassVar[float] = 5.0
+    win_duration_s: ClassVar[float] = 30.0
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu") -> None:
         self.device = device
-        self.checkpoint = self._load(checkpoint)
-        self.checkpoint_sha256 = _weights.sha256(self.checkpoint)
-        if self.model.sample_rate != self.sample_rate_hz:
-            raise _weights.unusable_checkpoint(
-                self.name,
-                self.checkpoint,
-                ValueError(f"it holds a {self.model.sample_rate} Hz model"),
-            )
+        with _loading.quiet_deprecations():
+            self.checkpoint = self._load(checkpoint)
+        self.checkpoint_sha256 = _loading.sha256(self.checkpoint)
+        for key in ("sample_rate", "encoder_rates", "n_codebooks", "codebook_size"):
+            held, release = getattr(self.model, key), self.architecture[key]
+            if held != release:
+                raise _loading.unusable_checkpoint(
+                    self.name,
+                    self.checkpoint,
+                    ValueError(f"its model has {key}={held}, this variant's has {release}"),
+                )
         self.model.to(device)
         self.model.eval()
 
     def _load(self, checkpoint: str | None) -> Path:
-        import dac
+        dac = _loading.require(self.name, "dac")
 
         if checkpoint is None:
             tag = dac.utils.__MODEL_LATEST_TAGS__[(self.model_type, MODEL_BITRATE)]
@@ -64,13 +72,13 @@ class _DAC(Codec):
             except (OSError, ValueError) as e:  # no network, or the release host refused
                 url = dac.utils.__MODEL_URLS__[(self.model_type, tag, MODEL_BITRATE)]
                 cached = Path.home() / ".cache" / "descript" / "dac" / name
-                raise _weights.missing_weights(self.name, cached, url, e) from e
+                raise _loading.missing_weights(self.name, cached, url, e) from e
         else:
-            file = _weights.local_checkpoint(self.name, checkpoint)
+            file = _loading.local_checkpoint(self.name, checkpoint)
         try:
             self.model = dac.utils.load_model(load_path=str(file))
         except Exception as e:  # torch raises many types for a foreign or corrupt file
-            raise _weights.unusable_checkpoint(self.name, file, e) from e
+            raise _loading.unusable_checkpoint(self.name, file, e) from e
         return file
 
     def identity(self) -> dict[str, Any]:
@@ -85,15 +93,12 @@ class _DAC(Codec):
         }
 
     # -- bitrates -----------------------------------------------------------------------------
-    @property
-    def _kbps_per_codebook(self) -> float:
-        frame_rate = self.model.sample_rate / int(self.model.hop_length)
-        return math.log2(self.model.codebook_size) * frame_rate / 1000.0
-
     def offered_bitrates(self) -> list[float]:
         """k codebooks at k x 10 bits x frame rate, for k = 1 .. all (rounded to 1 bit/s)."""
-        per = self._kbps_per_codebook
-        return [round(k * per, 3) for k in range(1, self.model.n_codebooks + 1)]
+        arch = self.architecture
+        frame_rate = arch["sample_rate"] / math.prod(arch["encoder_rates"])
+        per = math.log2(arch["codebook_size"]) * frame_rate / 1000.0
+        return [round(k * per, 3) for k in range(1, arch["n_codebooks"] + 1)]
 
     def _codebooks(self, nominal_kbps: float) -> int:
         offered = self.offered_bitrates()

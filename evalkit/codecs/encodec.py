@@ -12,14 +12,13 @@ the decoder needs; both are counted, as in the package's own ``.ecdc`` format.
 
 from __future__ import annotations
 
-import abc
 import math
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from evalkit.codecs import _weights
+from evalkit.codecs import _loading
 from evalkit.codecs.base import Codec, Encoded
 
 SCALE_BITS = 32  # one float32 per segment, as ``encodec.compress`` writes it
@@ -29,39 +28,36 @@ class _EnCodec(Codec):
     """One pretrained EnCodec model; subclasses name the variant."""
 
     version: ClassVar[str] = "1"
+    factory: ClassVar[str]  # the package's constructor of this variant, on EncodecModel
     checkpoint_name: ClassVar[str]
     bandwidths_kbps: ClassVar[tuple[float, ...]]
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu") -> None:
         self.device = device
-        self.checkpoint = self._load(checkpoint)
-        self.checkpoint_sha256 = _weights.sha256(self.checkpoint)
+        with _loading.quiet_deprecations():
+            self.checkpoint = self._load(checkpoint)
+        self.checkpoint_sha256 = _loading.sha256(self.checkpoint)
         self.model.to(device)
-
-    @abc.abstractmethod
-    def _factory(self, pretrained: bool) -> Any:
-        """The package's constructor of this variant (architecture, and weights when pretrained)."""
 
     def _load(self, checkpoint: str | None) -> Path:
         import torch
 
+        encodec = _loading.require(self.name, "encodec")
+        factory = getattr(encodec.EncodecModel, self.factory)
         if checkpoint is None:
             cached = Path(torch.hub.get_dir()) / "checkpoints" / self.checkpoint_name
             try:
-                self.model = self._factory(pretrained=True)
+                self.model = factory(pretrained=True)  # torch.hub: cache, else download
             except (OSError, RuntimeError) as e:
-                from encodec.model import ROOT_URL
-
-                raise _weights.missing_weights(
-                    self.name, cached, ROOT_URL + self.checkpoint_name, e
-                ) from e
+                url = encodec.model.ROOT_URL + self.checkpoint_name
+                raise _loading.missing_weights(self.name, cached, url, e) from e
             return cached
-        file = _weights.local_checkpoint(self.name, checkpoint)
-        self.model = self._factory(pretrained=False)
+        file = _loading.local_checkpoint(self.name, checkpoint)
+        self.model = factory(pretrained=False)  # the same architecture, weights from the file
         try:
             self.model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
         except Exception as e:  # torch raises many types for a foreign or corrupt file
-            raise _weights.unusable_checkpoint(self.name, file, e) from e
+            raise _loading.unusable_checkpoint(self.name, file, e) from e
         self.model.eval()
         return file
 
@@ -150,13 +146,9 @@ class EnCodec24kHz(_EnCodec):
     description = "EnCodec 24 kHz mono (Meta, encodec package)"
     sample_rate_hz = 24_000
     channels = 1
+    factory = "encodec_model_24khz"
     checkpoint_name = "encodec_24khz-d7cc33bc.th"
     bandwidths_kbps = (1.5, 3.0, 6.0, 12.0, 24.0)
-
-    def _factory(self, pretrained: bool) -> Any:
-        from encodec import EncodecModel
-
-        return EncodecModel.encodec_model_24khz(pretrained=pretrained)
 
 
 class EnCodec48kHz(_EnCodec):
@@ -166,10 +158,6 @@ class EnCodec48kHz(_EnCodec):
     description = "EnCodec 48 kHz stereo (Meta, encodec package)"
     sample_rate_hz = 48_000
     channels = 2
+    factory = "encodec_model_48khz"
     checkpoint_name = "encodec_48khz-7e698e3e.th"
     bandwidths_kbps = (3.0, 6.0, 12.0, 24.0)
-
-    def _factory(self, pretrained: bool) -> Any:
-        from encodec import EncodecModel
-
-        return EncodecModel.encodec_model_48khz(pretrained=pretrained)

@@ -130,7 +130,7 @@ def plan_tasks(
         for clip in plan.clips:
             work = []
             for budget in budgets:
-                unit = store.unit_key(clip.key, budget)
+                unit = unit_of(store, clip, budget)
                 key = store.shard_key(unit, list(plan.metrics.values()))
                 if (
                     save_audio_dir
@@ -150,6 +150,14 @@ def plan_tasks(
                 work.append(Work(budget, plan.nominal[(name, budget)], missing, shard))
             if work:
                 yield Task(spec, identity, clip, tuple(work), save_audio_dir, timeout_s)
+
+
+def unit_of(store: ShardStore, clip: Clip, budget: float) -> str:
+    """The store key of a (clip, bitrate). Rows carry the clip's id, domain and lossy flag, and
+    which metrics apply depends on the domain, so these are part of the key with the audio's
+    checksum: two clips holding the same bytes (a copied file, one file under two domains) each
+    get their own rows instead of sharing, and losing, one set."""
+    return store.unit_key(f"{clip.key}|{clip.clip_id}|{clip.domain}|{clip.lossy_source}", budget)
 
 
 def _covered(store: ShardStore, identity: str, unit: str, done: set[str]) -> set[str]:
@@ -288,7 +296,7 @@ def execute(tasks: Iterator[Task], client, store: ShardStore, progress, retries:
 
 def _store(store: ShardStore, task: Task, result: TaskResult) -> None:
     for budget, rows in result.codes.items():
-        store.write_codes(task.codec_identity, store.unit_key(task.clip.key, budget), rows)
+        store.write_codes(task.codec_identity, unit_of(store, task.clip, budget), rows)
     for key, rows in result.rows.items():
         store.write_rows(task.codec_identity, key, rows)
 
@@ -303,7 +311,7 @@ def assemble(
         done = store.existing(identity)
         for clip in plan.clips:
             for budget in budgets:
-                unit = store.unit_key(clip.key, budget)
+                unit = unit_of(store, clip, budget)
                 for key in sorted(k for k in done if k.startswith(unit + "-")):
                     df = store.read_rows(identity, key)
                     frames.append(df[df["metric_version"].isin(wanted)])

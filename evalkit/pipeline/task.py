@@ -164,8 +164,8 @@ def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int
 def saved_audio_path(root: str, codec: str, budget_kbps: float, clip_id: str) -> Path:
     """``audio/<codec>/<bitrate>/<clip_id>.flac`` under the run folder.
 
-    A clip id is free text in a manifest: empty, ``.`` and ``..`` parts are escaped (``%2E%2E``)
-    and a leading ``/`` dropped, so no id can place a file outside the run folder.
+    A clip id is free text in a manifest: ``.`` and ``..`` parts are escaped (``%2E%2E``) and
+    empty parts (a leading ``/``) dropped, so no id can place a file outside the run folder.
     """
     parts = [p.replace(".", "%2E") if p in (".", "..") else p for p in clip_id.split("/") if p]
     parts = parts or ["%2F"]  # an id of only slashes

@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 MAX_DEGREE = 3
+#: below this share of the joint quality range, the fits are compared mostly where one of them
+#: extrapolates (the FAU-LMS ``bjontegaard`` package warns at the same threshold)
+MIN_OVERLAP = 0.75
 COLUMNS = ["domain", "metric", "codec", "anchor", "bd_rate_percent", "note"]
 
 
@@ -80,10 +83,10 @@ def bd_rate_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
                 if anchor == test:
                     continue
                 try:
-                    value, note = (
-                        bd_rate(ca["measured_kbps"], ca["mean"], ct["measured_kbps"], ct["mean"]),
-                        "",
+                    value = bd_rate(
+                        ca["measured_kbps"], ca["mean"], ct["measured_kbps"], ct["mean"]
                     )
+                    note = _overlap_note(ca["mean"], ct["mean"])
                 except ValueError as exc:
                     value, note = float("nan"), str(exc)
                 rows.append(
@@ -97,3 +100,10 @@ def bd_rate_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _overlap_note(quality_a: pd.Series, quality_b: pd.Series) -> str:
+    low, high = max(quality_a.min(), quality_b.min()), min(quality_a.max(), quality_b.max())
+    joint = max(quality_a.max(), quality_b.max()) - min(quality_a.min(), quality_b.min())
+    share = (high - low) / joint
+    return "" if share >= MIN_OVERLAP else f"quality ranges overlap {share:.0%}: unreliable"

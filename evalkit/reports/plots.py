@@ -51,7 +51,7 @@ def rd_figure(summary: pd.DataFrame, metric: str) -> MplFigure:
                 )
             ax.set_xscale("log")
             # plain numbers: the default log labels are mathtext, which STYLE turns off
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_title(domain)

@@ -90,14 +90,19 @@ def codec_rows(part: pd.DataFrame, metrics: list[str]) -> list[dict]:
 
 
 def metric_tables(summary: pd.DataFrame) -> list[Table]:
-    """Per domain (and source, where split) a codec × bitrate table of every quality metric."""
-    metrics = quality_metrics(summary)
-    columns = ["Codec", "Bitrate (kbps)", "Measured (kbps)"]
-    columns += [metric_header(m) for m in metrics] + ["n", "Errors", "N/A"]
+    """Per domain (and source, where split) a codec × bitrate table of the metrics measured there.
+
+    Metrics that apply nowhere in a domain (PESQ on music) get no column; "N/A" then counts
+    only unexpected not-applicable rows (a clip too short for a metric, for instance).
+    """
     tables = []
     for domain in domain_order(summary["domain"].unique().tolist()):
+        in_domain = summary[summary["domain"] == domain]
+        metrics = quality_metrics(in_domain[in_domain["source"] == ALL])
+        columns = ["Codec", "Bitrate (kbps)", "Measured (kbps)"]
+        columns += [metric_header(m) for m in metrics] + ["n", "Errors", "N/A"]
         for source in (ALL, *SOURCES):
-            part = summary[(summary["domain"] == domain) & (summary["source"] == source)]
+            part = in_domain[in_domain["source"] == source]
             if part.empty:
                 continue
             rows = [
@@ -107,12 +112,5 @@ def metric_tables(summary: pd.DataFrame) -> list[Table]:
                 for r in codec_rows(part, metrics)
             ]
             title = domain if source == ALL else f"{domain} — {source}-source clips"
-            tables.append(
-                Table(
-                    title=title,
-                    columns=columns,
-                    rows=rows,
-                    note=NOTE,
-                )
-            )
+            tables.append(Table(title=title, columns=columns, rows=rows, note=NOTE))
     return tables

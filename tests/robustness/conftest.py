@@ -103,11 +103,19 @@ def build_hostile(folder: Path) -> dict[str, str]:
         write(folder / f"{bad}.wav", x, rate, "FLOAT")
         case(bad, f"float WAV with {bad.upper()} samples")
     t = np.arange(2 * rate) / rate
-    write(folder / "square.wav", np.sign(np.sin(2 * np.pi * 220 * t))[None].astype(np.float32),
-          rate, "PCM_16")
+    write(
+        folder / "square.wav",
+        np.sign(np.sin(2 * np.pi * 220 * t))[None].astype(np.float32),
+        rate,
+        "PCM_16",
+    )
     case("square", "full-scale clipped 220 Hz square wave")
-    write(folder / "eight-channels.wav", np.repeat(snippet, 8, axis=0) * np.linspace(
-        0.2, 1, 8, dtype=np.float32)[:, None], rate, "PCM_16")
+    write(
+        folder / "eight-channels.wav",
+        np.repeat(snippet, 8, axis=0) * np.linspace(0.2, 1, 8, dtype=np.float32)[:, None],
+        rate,
+        "PCM_16",
+    )
     case("eight-channels", "8-channel WAV")
     write(folder / "rate-1hz.wav", snippet[:, :10] * 0 + 0.5, 1, "PCM_16")
     case("rate-1hz", "WAV at 1 Hz")
@@ -190,8 +198,10 @@ class Hangs(PCM):
 BROKEN = {
     "broken_raises": "failed to encode: OSError: GPU fell off the bus",
     "broken_nan": "failed to decode: codec returned NaN or Inf samples",
-    "broken_short": "failed to decode: codec returned 26320 samples for 52640 (at 16000 Hz)",
-    "broken_rate": "failed to decode: codec returned 105280 samples for 52640 (at 16000 Hz)",
+    "broken_short": "failed to decode: codec returned 26320 samples for 52640 (at 16000 Hz): "
+    "wrong length or rate",
+    "broken_rate": "failed to decode: codec returned 105280 samples for 52640 (at 16000 Hz): "
+    "wrong length or rate",
     "broken_channels": "failed to decode: codec returned 2 channels for a 1-channel input",
     "broken_hang": "timed out after 3 s",
 }
@@ -205,9 +215,14 @@ def broken_plugin(root: Path) -> dict[str, str]:
     info = root / "broken_codecs-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-codecs\nVersion: 0.1\n")
-    classes = {"broken_raises": "Raises", "broken_nan": "NaNs", "broken_short": "Short",
-               "broken_rate": "WrongRate", "broken_channels": "WrongChannels",
-               "broken_hang": "Hangs"}
+    classes = {
+        "broken_raises": "Raises",
+        "broken_nan": "NaNs",
+        "broken_short": "Short",
+        "broken_rate": "WrongRate",
+        "broken_channels": "WrongChannels",
+        "broken_hang": "Hangs",
+    }
     lines = [f"{name} = broken_codecs:{cls}" for name, cls in classes.items()]
     (info / "entry_points.txt").write_text("[evalkit.codecs]\n" + "\n".join(lines) + "\n")
     env = dict(os.environ)
@@ -218,8 +233,14 @@ def broken_plugin(root: Path) -> dict[str, str]:
 def start_cli(*args: str, cache: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
     """``python -m evalkit ARGS`` in a subprocess with its own shard cache (independent runs)."""
     env = {**env, "EVALKIT_CACHE": str(cache)}
-    return subprocess.Popen([sys.executable, "-m", "evalkit", *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "evalkit", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @dataclass
@@ -251,8 +272,9 @@ def runs(tmp_path_factory) -> dict[str, Run]:
     """Every CLI run of the suite, started at once so their start-up costs overlap.
 
     ``hostile``: the hostile folder (3 real clips + every broken file), ``--strict``.
-    ``clean``: the same 3 real clips alone. ``broken``: pcm plus five broken adapters on one
-    clip. ``hang``: the hanging adapter alone with ``--timeout 3``. Each has its own shard cache.
+    ``clean``: the same 3 real clips alone, with pcm and five broken adapters (the pcm rows are
+    the clean reference). ``hang``: the hanging adapter alone with ``--timeout 3``, on one clip.
+    Each run has its own shard cache, so none reuses another's results.
     """
     base = tmp_path_factory.mktemp("robustness")
     hostile = base / "data set with spaces"
@@ -266,19 +288,25 @@ def runs(tmp_path_factory) -> dict[str, Run]:
     shutil.copy(DEFAULT_SET / f"{CLEAN[0]}.flac", one / f"{CLEAN[0]}.flac")
     env = broken_plugin(base / "plugin")
     common = ("--bitrates", "256", "--metrics", METRICS, "--workers", "1")
+    broken = ",".join(n for n in BROKEN if n != "broken_hang")
     specs = {
         "hostile": ("--codec", "pcm", "--dataset", f"folder:{hostile}:speech", "--strict"),
-        "clean": ("--codec", "pcm", "--dataset", f"folder:{clean}:speech"),
-        "broken": ("--codec", "pcm," + ",".join(n for n in BROKEN if n != "broken_hang"),
-                   "--dataset", f"folder:{one}:speech"),
-        "hang": ("--codec", "broken_hang", "--dataset", f"folder:{one}:speech",
-                 "--timeout", "3"),
+        "clean": ("--codec", f"pcm,{broken}", "--dataset", f"folder:{clean}:speech"),
+        "hang": ("--codec", "broken_hang", "--dataset", f"folder:{one}:speech", "--timeout", "3"),
     }
     started = {}
     for name, args in specs.items():
         out = base / f"run-{name}"
-        proc = start_cli("run", *args, *common, "--out", str(out), cache=base / f"cache-{name}",
-                         cwd=base, env=env)
+        proc = start_cli(
+            "run",
+            *args,
+            *common,
+            "--out",
+            str(out),
+            cache=base / f"cache-{name}",
+            cwd=base,
+            env=env,
+        )
         started[name] = Run(proc, out, base)
     yield started
     for run in started.values():

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from evalkit.codecs import _weights
+from evalkit.codecs import _loading
 from evalkit.codecs.base import Codec, Encoded
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[3] / "codecs" / "rvq" / "rvq.pt"
@@ -38,22 +38,22 @@ class RVQCodec(Codec):
         if checkpoint is None:
             self.checkpoint = SHIPPED_CHECKPOINT
             if not self.checkpoint.is_file():
-                raise _weights.unusable_checkpoint(
+                raise _loading.unusable_checkpoint(
                     self.name, self.checkpoint, FileNotFoundError("the shipped file is missing")
                 )
         else:
-            self.checkpoint = _weights.local_checkpoint(self.name, checkpoint)
+            self.checkpoint = _loading.local_checkpoint(self.name, checkpoint)
         try:
             self.model, self.meta = load_model(self.checkpoint, device)
         except Exception as e:  # torch raises many types for a foreign or corrupt file
-            raise _weights.unusable_checkpoint(self.name, self.checkpoint, e) from e
+            raise _loading.unusable_checkpoint(self.name, self.checkpoint, e) from e
         cfg = self.model.cfg
         shape = (cfg.sample_rate_hz, cfg.frame_rate_hz, cfg.codebook_size, cfg.num_quantizers)
         if shape != (self.sample_rate_hz, 75.0, 2**BITS_PER_CODE, max(CODEBOOKS_FOR_KBPS.values())):
-            raise _weights.unusable_checkpoint(
+            raise _loading.unusable_checkpoint(
                 self.name, self.checkpoint, ValueError("not a 24 kHz, 75 Hz, 16 x 1024 model")
             )
-        self.checkpoint_sha256 = _weights.sha256(self.checkpoint)
+        self.checkpoint_sha256 = _loading.sha256(self.checkpoint)
 
     def identity(self) -> dict[str, Any]:
         return {

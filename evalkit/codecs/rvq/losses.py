@@ -2,7 +2,10 @@
 
 The mel loss follows DAC (seven windows of 32..2048 samples, 5..320 mel bands, log10 with a 1e-5
 floor, L1), the distance evalkit itself reports; the STFT loss adds spectral convergence and
-log-magnitude L1 at three resolutions, which keeps fine harmonic detail that mel bands blur.
+log-magnitude L1 at three resolutions, which keeps fine harmonic detail that mel bands blur, and a
+relative L1 distance of the complex spectra. Magnitude losses leave the phase free: a model trained
+on them alone learns output uncorrelated with its input waveform (peak cross-correlation 0.09 after
+5 900 steps), which cross-correlation alignment, PESQ, STOI and SI-SDR all punish.
 """
 
 from __future__ import annotations
@@ -46,27 +49,29 @@ class MultiScaleMelLoss(nn.Module):
 
 
 class MultiResolutionSTFTLoss(nn.Module):
-    """Mean over resolutions of spectral convergence + log-magnitude L1."""
+    """Spectral convergence + log-magnitude L1, and complex relative L1, at three resolutions."""
 
     def __init__(self) -> None:
         super().__init__()
         for w in STFT_WINDOWS:
             self.register_buffer(f"window_{w}", torch.hann_window(w), persistent=False)
 
-    def _mag(self, x: torch.Tensor, w: int) -> torch.Tensor:
-        spec = torch.stft(
+    def _spec(self, x: torch.Tensor, w: int) -> torch.Tensor:
+        return torch.stft(
             x.reshape(-1, x.shape[-1]),
             n_fft=w,
             hop_length=w // 4,
             window=getattr(self, f"window_{w}"),
             return_complex=True,
         )
-        return spec.abs().clamp(min=1e-7)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = x.new_zeros(())
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(magnitude loss, complex loss), each a mean over the resolutions."""
+        loss, complex_loss = x.new_zeros(()), x.new_zeros(())
         for w in STFT_WINDOWS:
-            mx, my = self._mag(x, w), self._mag(y, w)
+            sx, sy = self._spec(x, w), self._spec(y, w)
+            mx, my = sx.abs().clamp(min=1e-7), sy.abs().clamp(min=1e-7)
             convergence = torch.linalg.norm(my - mx) / torch.linalg.norm(my).clamp(min=1e-7)
             loss = loss + convergence + (mx.log() - my.log()).abs().mean()
-        return loss / len(STFT_WINDOWS)
+            complex_loss = complex_loss + (sx - sy).abs().mean() / my.mean()
+        return loss / len(STFT_WINDOWS), complex_loss / len(STFT_WINDOWS)

@@ -29,13 +29,15 @@ from evalkit.codecs.rvq.model import ModelConfig, RVQModel
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
 DOMAINS = ("speech", "music", "environmental")
+LOGGED = ("mel", "stft", "cplx", "commit", "adv", "fm", "disc")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EVAL_SET = REPO_ROOT / "datasets" / "default"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run. ``max_minutes`` stops it by wall clock (the LR schedule follows
+    """One training run. ``init_from`` starts from an inference checkpoint's weights (fine-tuning);
+    ``max_minutes`` stops it by wall clock (the LR schedule follows
     whichever of steps or time runs out first, so a time-boxed run still ends at a low LR)."""
 
     data: tuple[str, ...]
@@ -47,6 +49,7 @@ class TrainConfig:
     warmup_steps: int = 500
     discriminator: bool = True
     discriminator_start: int = 0
+    init_from: str | None = None
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -188,6 +191,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
     corpus = Corpus(cfg.data, cfg.model.sample_rate_hz, dev)
     model = RVQModel(cfg.model).to(dev)
+    if cfg.init_from and not resume:
+        model.load_state_dict(load_model(cfg.init_from, dev)[0].state_dict())
     disc = MultiScaleSTFTDiscriminator().to(dev) if cfg.discriminator else None
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99)) if disc else None
@@ -231,7 +236,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     log = (out / "log.csv").open("a", newline="")
     logger = csv.writer(log)
     if step == 0:
-        logger.writerow(["step", "elapsed_s", "n_q", "mel", "stft", "commit", "adv", "fm", "disc"])
+        logger.writerow(["step", "elapsed_s", "n_q", *LOGGED])
     model.train()
     t0 = time.monotonic()
     columns = [TextColumn("rvq"), BarColumn(), TextColumn("{task.completed}/{task.total}")]
@@ -251,12 +256,10 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             ]
             x = corpus.sample(cfg.batch_size, crop, gen)
             y, q = model(x, n_q)
-            losses = {
-                "mel": mel_loss(y, x),
-                "stft": stft_loss(y, x),
-                "commit": q.commitment_loss,
-            }
-            loss = losses["mel"] + 0.5 * losses["stft"] + losses["commit"] + 0.1 * F.l1_loss(y, x)
+            losses = {"mel": mel_loss(y, x), "commit": q.commitment_loss}
+            losses["stft"], losses["cplx"] = stft_loss(y, x)
+            loss = losses["mel"] + 0.5 * losses["stft"] + losses["cplx"] + losses["commit"]
+            loss = loss + 0.1 * F.l1_loss(y, x)
             use_disc = disc is not None and step >= cfg.discriminator_start
             if use_disc:
                 real, fake = disc(x), disc(y)
@@ -277,10 +280,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
                 vals = {k: float(v.detach()) for k, v in losses.items()}
                 logger.writerow(
                     [step, round(elapsed_before + elapsed, 1), n_q]
-                    + [
-                        f"{vals[k]:.4f}" if k in vals else ""
-                        for k in ("mel", "stft", "commit", "adv", "fm", "disc")
-                    ]
+                    + [f"{vals[k]:.4f}" if k in vals else "" for k in LOGGED]
                 )
                 log.flush()
                 text = " ".join(f"{k} {v:.3f}" for k, v in vals.items())

@@ -1,16 +1,41 @@
-"""Weights files of the neural codec adapters: finding them, fingerprinting them, clear errors.
+"""Loading the neural codec adapters: their packages, their weights files, clear errors.
 
-The EnCodec and DAC packages download their weights on first use; machines without network need
-the file placed in the package's cache or passed with ``--checkpoint``. Both adapters report a
-missing file the same way, and record the file's SHA-256 so results name the exact weights.
+The EnCodec and DAC packages are optional and download their weights on first use; machines
+without network need the file placed in the package's cache or passed with ``--checkpoint``. Both
+adapters report a missing package or file the same way, and record the file's SHA-256 so results
+name the exact weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 from evalkit.errors import EvalkitError
+
+
+@contextlib.contextmanager
+def quiet_deprecations() -> Iterator[None]:
+    """Hide the packages' FutureWarnings (weight_norm, torch.jit.script): users cannot act."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def require(codec: str, module: str) -> ModuleType:
+    """The codec's package, or an error that says how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise EvalkitError(
+            f"codec {codec!r} needs the {module!r} package, which cannot be imported ({e}); "
+            "install the neural codec packages as the README's 'Neural codecs' section shows"
+        ) from e
 
 
 def sha256(path: str | Path) -> str:

@@ -1,0 +1,77 @@
+"""``evalkit train rvq``: two steps on a tiny folder, resume, and refusals of bad training data."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from evalkit.cli import app
+from tests.conftest import DEFAULT_SET, default_clips
+
+
+@pytest.fixture()
+def tiny_data(tmp_path):
+    """Two domains of 2-s 16 kHz files (resampled to 24 kHz by the loader)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    for domain, audio in (
+        ("speech", 0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))),
+        ("music", 0.1 * rng.standard_normal(32000)),
+    ):
+        (tmp_path / "data" / domain).mkdir(parents=True)
+        sf.write(tmp_path / "data" / domain / "a.wav", audio.astype(np.float32), 16000)
+    return tmp_path / "data"
+
+
+def train_args(data, out, steps):
+    return [
+        "train", "rvq", "--data", str(data), "--out", str(out), "--steps", str(steps),
+        "--batch-size", "2", "--crop-seconds", "0.2", "--threads", "1",
+    ]  # fmt: skip
+
+
+def test_train_two_steps_then_resume(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    first = CliRunner().invoke(app, [*train_args(tiny_data, out, 2), "--no-discriminator"])
+    assert first.exit_code == 0, first.output
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 2
+    resumed = CliRunner().invoke(
+        app, [*train_args(tiny_data, out, 3), "--no-discriminator", "--resume"]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+    with open(out / "log.csv", newline="") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    assert steps == [2, 3]  # logged at the last step of each run
+    model = torch.load(out / "model.pt", weights_only=True)
+    assert model["meta"]["steps"] == 3
+    assert model["meta"]["groups"] == "music,speech"
+
+
+def test_train_with_discriminator_runs(tiny_data, tmp_path):
+    result = CliRunner().invoke(app, train_args(tiny_data, tmp_path / "gan", 1))
+    assert result.exit_code == 0, result.output
+    assert "disc" in torch.load(tmp_path / "gan" / "checkpoint.pt", weights_only=True)
+
+
+def test_training_refuses_an_evaluation_clip(tiny_data, tmp_path):
+    clip = default_clips()[0]
+    shutil.copy(DEFAULT_SET / clip["path"], tiny_data / "speech" / "copied.flac")
+    result = CliRunner().invoke(app, train_args(tiny_data, tmp_path / "run", 1))
+    assert result.exit_code == 2
+    assert "copied.flac" in result.output and "evaluation set" in result.output
+
+
+def test_resume_without_checkpoint_and_empty_folder_are_user_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, train_args(tmp_path / "empty", tmp_path / "run", 1))
+    assert result.exit_code == 2 and "no audio files" in result.output
+    result = CliRunner().invoke(app, ["train", "mp3", "--data", "x", "--out", "y"])
+    assert result.exit_code == 2 and "only 'rvq'" in result.output
