@@ -36,6 +36,7 @@ def train_args(data, out, steps):
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_train_two_steps_then_resume(tiny_data, tmp_path):
     out = tmp_path / "run"
     first = CliRunner().invoke(app, [*train_args(tiny_data, out, 2), "--no-discriminator"])
@@ -55,6 +56,7 @@ def test_train_two_steps_then_resume(tiny_data, tmp_path):
     assert model["meta"]["groups"] == "music,speech"
 
 
+@pytest.mark.slow
 def test_train_with_discriminator_runs(tiny_data, tmp_path):
     result = CliRunner().invoke(app, train_args(tiny_data, tmp_path / "gan", 1))
     assert result.exit_code == 0, result.output

@@ -34,6 +34,8 @@ class Metric:
     higher_is_better: ClassVar[bool] = True
     mono: ClassVar[bool] = True  # True: the pipeline mixes both signals down to one channel
     outputs: ClassVar[tuple[str, ...]] = ()  # value names; () means just (name,)
+    #: part of a run that names no --metrics; heavy optional models (DNSMOS, DistillMOS) opt out
+    in_default_run: ClassVar[bool] = True
 
     def output_names(self) -> tuple[str, ...]:
         return self.outputs or (self.name,)

@@ -25,6 +25,7 @@ MIN_SECONDS = 1.0
 class DistillMOS(Metric):
     """DistillMOS of the degraded clip and of its reference."""
 
+    in_default_run: ClassVar[bool] = False
     name: ClassVar[str] = "distillmos"
     description: ClassVar[str] = "DistillMOS (distillmos, packaged variant 7), no reference"
     unit: ClassVar[str] = "MOS"

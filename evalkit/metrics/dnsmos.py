@@ -40,6 +40,7 @@ def dnsmos(audio: np.ndarray) -> dict[str, float]:
 class DNSMOS(Metric):
     """DNSMOS P.835 and P.808 of the degraded clip and of its reference."""
 
+    in_default_run: ClassVar[bool] = False
     name: ClassVar[str] = "dnsmos"
     description: ClassVar[str] = "DNSMOS P.835 SIG/BAK/OVRL and P.808, no reference (speechmos)"
     unit: ClassVar[str] = "MOS"

@@ -93,9 +93,18 @@ class Plan:
     dataset_fingerprint: str
 
 
+def default_metrics() -> list[str]:
+    """Every registered metric that is part of a default run (``Metric.in_default_run``)."""
+    return [
+        n
+        for n in registry.names(registry.METRICS)
+        if registry.load(registry.METRICS, n).in_default_run
+    ]
+
+
 def prepare(config: RunConfig) -> Plan:
     """Resolve every name and bitrate before any work starts: a bad argument fails here."""
-    metric_names = list(config.metrics) if config.metrics else registry.names(registry.METRICS)
+    metric_names = list(config.metrics) if config.metrics else default_metrics()
     metrics = {}
     for name in metric_names:
         metrics[name] = fingerprint(name)

@@ -5,6 +5,7 @@ Outcomes are plain dicts with ``metric, value, status, error, metric_version, me
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -44,7 +45,9 @@ def one_line(exc: BaseException) -> str:
 
 def _prepared_reference(metric: Metric, ref_key: str, ref: np.ndarray, rate: int) -> Any:
     """Reference-side work of a metric, once per clip per worker (reused across codecs/bitrates)."""
-    key = (metric.name, ref_key, ref.shape)
+    # the aligned reference can differ per codec (a negative lag or a short decode trims it), so
+    # the key covers its content, not only the clip it came from
+    key = (metric.name, ref_key, hashlib.blake2b(ref.tobytes(), digest_size=16).digest())
     if key in _prepared:
         _prepared.move_to_end(key)
         return _prepared[key]

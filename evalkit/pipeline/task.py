@@ -75,10 +75,12 @@ _lags: dict[tuple, int] = {}
 def configure_threads() -> None:
     """One math thread per worker process: with N workers on N cores, more threads only contend."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import numba
     import torch
 
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+    numba.set_num_threads(1)  # visqol-python's kernels are parallel by default
 
 
 def worker_device(device: str) -> str:

@@ -36,9 +36,8 @@ EVAL_SET = REPO_ROOT / "datasets" / "default"
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run. ``init_from`` starts from an inference checkpoint's weights (fine-tuning);
-    ``max_minutes`` stops it by wall clock (the LR schedule follows
-    whichever of steps or time runs out first, so a time-boxed run still ends at a low LR)."""
+    """One training run. ``max_minutes`` stops it by wall clock (the LR schedule follows whichever
+    of steps or time runs out first, so a time-boxed run still ends at a low LR)."""
 
     data: tuple[str, ...]
     out: str
@@ -49,7 +48,6 @@ class TrainConfig:
     warmup_steps: int = 500
     discriminator: bool = True
     discriminator_start: int = 0
-    init_from: str | None = None
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
@@ -155,7 +153,9 @@ class Corpus:
 # -- checkpoints -----------------------------------------------------------------------------------
 def export_model(model: RVQModel, path: Path, meta: dict) -> None:
     """Write the inference checkpoint: config, float16 weights, and ``meta`` (steps, data ...)."""
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()
+    }
     torch.save({"config": model.cfg.to_dict(), "state": state, "meta": meta}, path)
 
 
@@ -191,8 +191,6 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
     corpus = Corpus(cfg.data, cfg.model.sample_rate_hz, dev)
     model = RVQModel(cfg.model).to(dev)
-    if cfg.init_from and not resume:
-        model.load_state_dict(load_model(cfg.init_from, dev)[0].state_dict())
     disc = MultiScaleSTFTDiscriminator().to(dev) if cfg.discriminator else None
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99)) if disc else None
