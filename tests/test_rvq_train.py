@@ -15,6 +15,14 @@ from evalkit.cli import app
 from tests.conftest import DEFAULT_SET, default_clips
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """``--threads`` sets torch's process-wide thread count; restore it for the other tests."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def tiny_data(tmp_path):
     """Two domains of 2-s 16 kHz files (resampled to 24 kHz by the loader)."""

@@ -34,6 +34,28 @@ LOUDNESS_BITS = 32  # float32 ``input_db`` per channel, as ``DACFile.save`` stor
 MODEL_BITRATE = "8kbps"  # the package's name for the release models adapted here
 
 
+def _load_weights(model_class: type, file: Path) -> Any:
+    """DAC's weights-file branch of ``BaseModel.load``, without its unpickling first attempt.
+
+    ``dac.utils.load_model`` first tries ``torch.package`` (which runs pickled code from the file)
+    and falls back to a plain ``torch.load``; evalkit only ever reads tensors and plain metadata
+    (``weights_only=True``), then builds the model from the file's own keyword arguments.
+    """
+    import inspect
+
+    import torch
+
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    accepted = inspect.signature(model_class).parameters
+    kwargs = {k: v for k, v in state["metadata"]["kwargs"].items() if k in accepted}
+    model = model_class(**kwargs)
+    missing, _ = model.load_state_dict(state["state_dict"], strict=False)
+    if missing:
+        raise ValueError(f"the file lacks {len(missing)} of the model's weights ({missing[0]} ...)")
+    model.metadata = state["metadata"]
+    return model
+
+
 class _DAC(Codec):
     """One released DAC model; subclasses name the variant and its release architecture."""
 
@@ -76,7 +98,7 @@ class _DAC(Codec):
         else:
             file = _loading.local_checkpoint(self.name, checkpoint)
         try:
-            self.model = dac.utils.load_model(load_path=str(file))
+            self.model = _load_weights(dac.DAC, file)
         except Exception as e:  # torch raises many types for a foreign or corrupt file
             raise _loading.unusable_checkpoint(self.name, file, e) from e
         return file

@@ -18,6 +18,7 @@ from evalkit.reports.tables import ALL, domain_order
 #: names from results are drawn as plain text: a '$' in a codec name must not start mathtext
 STYLE = {"text.parse_math": False, "svg.fonttype": "path", "font.size": 10}
 PANEL_IN = 4.2
+LEGEND_IN = 1.5
 
 
 def _colours(codecs: list[str]) -> dict[str, tuple]:
@@ -33,7 +34,8 @@ def rd_figure(summary: pd.DataFrame, metric: str) -> MplFigure:
     domains = [d for d in domains if d in set(sel["domain"])] or [ALL]
     colours = _colours(sel["codec"].unique().tolist())
     with mpl.rc_context(STYLE):
-        fig = MplFigure(figsize=(PANEL_IN * len(domains), PANEL_IN * 0.8), layout="constrained")
+        width = PANEL_IN * len(domains) + LEGEND_IN
+        fig = MplFigure(figsize=(width, PANEL_IN * 0.8), layout="constrained")
         axes = fig.subplots(1, len(domains), squeeze=False, sharey=True)[0]
         for ax, domain in zip(axes, domains, strict=True):
             part = sel[sel["domain"] == domain]

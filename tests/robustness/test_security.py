@@ -105,12 +105,6 @@ def test_no_shell_and_no_pickled_numpy():
     assert not bad, bad
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evalkit/codecs/dac.py loads --checkpoint through dac.utils.load_model, whose "
-    "torch.package fallback unpickles code (reported to the DAC adapter's owner; when fixed, "
-    "this test passes: remove the marker)",
-)
 def test_no_third_party_loader_unpickles_checkpoints():
     bad = [w for w, c in calls() if dotted(c.func) in UNPICKLING_LOADERS]
     assert not bad, bad
