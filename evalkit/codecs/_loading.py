@@ -9,13 +9,13 @@ name the exact weights.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+from evalkit.datasets.base import sha256_file as sha256  # noqa: F401 (checkpoints hash like clips)
 from evalkit.errors import EvalkitError
 
 
@@ -36,14 +36,6 @@ def require(codec: str, module: str) -> ModuleType:
             f"codec {codec!r} needs the {module!r} package, which cannot be imported ({e}); "
             "install the neural codec packages as the README's 'Neural codecs' section shows"
         ) from e
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def local_checkpoint(codec: str, path: str) -> Path:

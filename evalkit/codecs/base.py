@@ -135,3 +135,43 @@ class Codec(abc.ABC):
     ) -> list[Encoded]:
         """Encode at several settings. RVQ codecs override this to encode once and truncate."""
         return [self.encode(audio, sample_rate_hz, b) for b in nominal_kbps]
+
+    def check_input(
+        self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
+    ) -> None:
+        """For fixed-format adapters: the pipeline converts clips to the declared rate and channels
+        and resolves bitrates, so a mismatch here is a caller's bug, reported plainly."""
+        rate, channels = self.sample_rate_hz, self.channels
+        if (
+            audio.ndim != 2
+            or (rate is not None and sample_rate_hz != rate)
+            or (channels is not None and audio.shape[0] != channels)
+        ):
+            layout = {1: "mono", 2: "stereo"}.get(channels or 0, f"{channels or 'any'}-channel")
+            raise ValueError(
+                f"{self.name} codes {layout} audio at {rate or 'any'} Hz, "
+                f"got shape {audio.shape} at {sample_rate_hz} Hz"
+            )
+        offered = self.offered_bitrates()
+        if isinstance(offered, list):
+            unknown = [b for b in nominal_kbps if b not in offered]
+            if unknown:
+                raise ValueError(
+                    f"{self.name} has no {unknown[0]:g} kbps setting ({self.describe_bitrates()})"
+                )
+
+
+class EncodeOnceCodec(Codec):
+    """A codec whose one encoding serves every bitrate (residual VQ: keep the first k codebooks).
+
+    Subclasses implement ``encode_many``; ``encode`` is the one-bitrate case of it.
+    """
+
+    def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
+        return self.encode_many(audio, sample_rate_hz, [nominal_kbps])[0]
+
+    @abc.abstractmethod
+    def encode_many(
+        self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
+    ) -> list[Encoded]:
+        """Encode once; one ``Encoded`` per requested setting, in order."""

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evalkit.codecs import _loading
-from evalkit.codecs.base import Codec, Encoded
+from evalkit.codecs.base import Encoded, EncodeOnceCodec
 
 LOUDNESS_BITS = 32  # float32 ``input_db`` per channel, as ``DACFile.save`` stores it
 MODEL_BITRATE = "8kbps"  # the package's name for the release models adapted here
@@ -56,7 +56,7 @@ def _load_weights(model_class: type, file: Path) -> Any:
     return model
 
 
-class _DAC(Codec):
+class _DAC(EncodeOnceCodec):
     """One released DAC model; subclasses name the variant and its release architecture."""
 
     version: ClassVar[str] = "1"
@@ -122,16 +122,7 @@ class _DAC(Codec):
         per = math.log2(arch["codebook_size"]) * frame_rate / 1000.0
         return [round(k * per, 3) for k in range(1, arch["n_codebooks"] + 1)]
 
-    def _codebooks(self, nominal_kbps: float) -> int:
-        offered = self.offered_bitrates()
-        if nominal_kbps not in offered:
-            listed = ", ".join(f"{b:g}" for b in offered)
-            raise ValueError(f"{self.name} has no {nominal_kbps:g} kbps setting ({listed})")
-        return offered.index(nominal_kbps) + 1
-
     # -- coding -------------------------------------------------------------------------------
-    def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
-        return self.encode_many(audio, sample_rate_hz, [nominal_kbps])[0]
 
     def encode_many(
         self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
@@ -139,12 +130,9 @@ class _DAC(Codec):
         import torch
         from audiotools import AudioSignal
 
-        if (sample_rate_hz, audio.ndim, audio.shape[0]) != (self.sample_rate_hz, 2, 1):
-            raise ValueError(
-                f"{self.name} codes mono audio at {self.sample_rate_hz} Hz, "
-                f"got shape {audio.shape} at {sample_rate_hz} Hz"
-            )
-        codebooks = [self._codebooks(b) for b in nominal_kbps]
+        self.check_input(audio, sample_rate_hz, nominal_kbps)
+        offered = self.offered_bitrates()
+        codebooks = [offered.index(b) + 1 for b in nominal_kbps]
         signal = AudioSignal(
             torch.from_numpy(np.ascontiguousarray(audio, np.float32))[None], sample_rate_hz
         )

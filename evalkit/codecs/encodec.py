@@ -19,12 +19,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evalkit.codecs import _loading
-from evalkit.codecs.base import Codec, Encoded
+from evalkit.codecs.base import Encoded, EncodeOnceCodec
 
 SCALE_BITS = 32  # one float32 per segment, as ``encodec.compress`` writes it
 
 
-class _EnCodec(Codec):
+class _EnCodec(EncodeOnceCodec):
     """One pretrained EnCodec model; subclasses name the variant."""
 
     version: ClassVar[str] = "1"
@@ -75,19 +75,13 @@ class _EnCodec(Codec):
         return list(self.bandwidths_kbps)
 
     # -- coding -------------------------------------------------------------------------------
-    def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
-        return self.encode_many(audio, sample_rate_hz, [nominal_kbps])[0]
-
     def encode_many(
         self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
     ) -> list[Encoded]:
         import torch
 
-        x = self._tensor(audio, sample_rate_hz)
-        for b in nominal_kbps:
-            if b not in self.bandwidths_kbps:
-                offered = self.describe_bitrates()
-                raise ValueError(f"{self.name} has no {b:g} kbps setting (offered: {offered})")
+        self.check_input(audio, sample_rate_hz, nominal_kbps)
+        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.device)
         with torch.inference_mode():
             self.model.set_target_bandwidth(max(nominal_kbps))
             frames = [
@@ -95,17 +89,6 @@ class _EnCodec(Codec):
                 for codes, scale in self.model.encode(x)
             ]
         return [self._encoded(frames, b, audio.shape[1]) for b in nominal_kbps]
-
-    def _tensor(self, audio: np.ndarray, sample_rate_hz: int) -> Any:
-        import torch
-
-        expected = (self.sample_rate_hz, 2, self.channels)
-        if (sample_rate_hz, audio.ndim, audio.shape[0]) != expected:
-            raise ValueError(
-                f"{self.name} codes {self.channels}-channel audio at {self.sample_rate_hz} Hz, "
-                f"got shape {audio.shape} at {sample_rate_hz} Hz"
-            )
-        return torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.device)
 
     def _encoded(self, frames: list, nominal_kbps: float, samples: int) -> Encoded:
         quantizer = self.model.quantizer
