@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import pandas as pd
@@ -12,7 +13,8 @@ from rich.table import Table
 
 from evalkit.errors import EvalkitError, UsageError
 
-console = Console()
+# piped output (CI logs, files) is not wrapped at 80 columns: summary tables are wide
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 
@@ -40,7 +42,7 @@ def user_errors() -> Iterator[None]:
 
 def _cell(value: object, floatfmt: str) -> str:
     if isinstance(value, float):
-        return "—" if value != value else floatfmt.format(value).rstrip("0").rstrip(".")
+        return "—" if value != value else f"{value:.4g}"
     return str(value)
 
 

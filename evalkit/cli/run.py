@@ -201,21 +201,18 @@ def run(
 
 
 def show_summary(run_dir: Path) -> None:
-    """The mean of every metric per codec × bitrate × domain; summary.csv has the CIs."""
+    """Per domain, the mean of every metric measured there; summary.csv has the CIs."""
     import pandas as pd
 
     summary = pd.read_csv(run_dir / "summary.csv")
-    table = summary[(summary["domain"] != "all") & (summary["metric"] != "bitrate_container_kbps")]
-    wide = table.pivot_table(
-        index=["codec", "bitrate_kbps", "domain"],
-        columns="metric",
-        values="mean",
-        sort=True,
-        dropna=False,
-    ).reset_index()
-    wide.columns.name = None
-    wide = wide.rename(columns={"bitrate_kbps": "kbps", "bitrate_measured_kbps": "measured"})
-    print_table(wide, title="mean per codec × bitrate × domain (95% CIs in summary.csv)")
+    shown = summary[(summary["metric"] != "bitrate_container_kbps") & (summary["n"] > 0)]
+    for domain, table in shown[shown["domain"] != "all"].groupby("domain", sort=True):
+        wide = table.pivot_table(
+            index=["codec", "bitrate_kbps"], columns="metric", values="mean", sort=True
+        ).reset_index()
+        wide.columns.name = None
+        wide = wide.rename(columns={"bitrate_kbps": "kbps", "bitrate_measured_kbps": "measured"})
+        print_table(wide, title=f"{domain}: mean per codec × bitrate (95% CIs in summary.csv)")
     errors = int(summary.loc[summary["domain"] == "all", "errors"].sum())
     if errors:
         console.print(f"[red]{errors} values failed[/]: see the error column of results.csv")

@@ -15,14 +15,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from evalkit.codecs import _loading
-from evalkit.codecs.base import Codec, Encoded
+from evalkit.codecs.base import Encoded, EncodeOnceCodec
+from evalkit.datasets.base import sha256_file
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[3] / "codecs" / "rvq" / "rvq.pt"
 BITS_PER_CODE = 10
 CODEBOOKS_FOR_KBPS = {1.5: 2, 3.0: 4, 6.0: 8, 12.0: 16}
 
 
-class RVQCodec(Codec):
+class RVQCodec(EncodeOnceCodec):
     """evalkit's residual-vector-quantized neural codec (24 kHz mono, 75 frames/s, 1024 x 16)."""
 
     name = "rvq"
@@ -53,7 +54,7 @@ class RVQCodec(Codec):
             raise _loading.unusable_checkpoint(
                 self.name, self.checkpoint, ValueError("not a 24 kHz, 75 Hz, 16 x 1024 model")
             )
-        self.checkpoint_sha256 = _loading.sha256(self.checkpoint)
+        self.checkpoint_sha256 = sha256_file(self.checkpoint)
 
     def identity(self) -> dict[str, Any]:
         return {
@@ -65,22 +66,12 @@ class RVQCodec(Codec):
     def offered_bitrates(self) -> list[float]:
         return list(CODEBOOKS_FOR_KBPS)
 
-    def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
-        return self.encode_many(audio, sample_rate_hz, [nominal_kbps])[0]
-
     def encode_many(
         self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
     ) -> list[Encoded]:
         import torch
 
-        if (sample_rate_hz, audio.ndim, audio.shape[0]) != (self.sample_rate_hz, 2, 1):
-            raise ValueError(
-                f"rvq codes mono audio at {self.sample_rate_hz} Hz, "
-                f"got shape {audio.shape} at {sample_rate_hz} Hz"
-            )
-        unknown = [b for b in nominal_kbps if b not in CODEBOOKS_FOR_KBPS]
-        if unknown:
-            raise ValueError(f"rvq has no {unknown[0]:g} kbps setting ({self.describe_bitrates()})")
+        self.check_input(audio, sample_rate_hz, nominal_kbps)
         samples = audio.shape[1]
         hop = self.model.cfg.hop
         frames = -(-samples // hop)

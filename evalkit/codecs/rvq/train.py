@@ -8,7 +8,6 @@ float16 weights) that the ``rvq`` adapter loads. Both load with ``torch.load(wei
 from __future__ import annotations
 
 import csv
-import hashlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from evalkit.codecs.rvq.discriminator import (
 )
 from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
+from evalkit.datasets.base import sha256_file
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
 DOMAINS = ("speech", "music", "environmental")
@@ -72,10 +72,6 @@ def evaluation_sha256s() -> set[str]:
     return found
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def list_audio(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
     """(file, group) for every audio file under ``paths``; the group (for balanced sampling) is the
     first folder below a given path when it is named after a domain, else the given path itself."""
@@ -107,7 +103,7 @@ class Corpus:
         names: list[str] = []
         offset = 0
         for path, group in list_audio(paths):
-            if forbidden and sha256_of(path) in forbidden:
+            if forbidden and sha256_file(path) in forbidden:
                 raise ValueError(f"{path}: is a clip of the evaluation set (sha256 match)")
             try:
                 wav, rate = audio.read(path)
