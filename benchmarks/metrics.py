@@ -118,7 +118,7 @@ def coded_pairs(per_domain: int, bitrates: list[float]) -> list[tuple[str, str, 
             nominal = codec.resolve_bitrate(kbps)
             probe = probe_signal(rate, 1)
             coded = _code(codec, probe, rate, nominal)
-            lag = estimate_lag(probe, coded, int(MAX_LAG_SECONDS * rate))
+            lag = estimate_lag(probe, coded, int(MAX_LAG_SECONDS * rate), rate)
             pairs.append(apply_lag(ref, _code(codec, ref, rate, nominal), lag))
         out.append((row["id"], row["domain"], rate, pairs))
     return out

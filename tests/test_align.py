@@ -51,7 +51,7 @@ def test_probe_lag_matches_the_lag_on_real_speech(codec_cls, kbps):
     ref, rate = A.read(DEFAULT_SET / row["path"])
     codec = codec_cls()
     decoded, out_rate = codec.decode(codec.encode(ref, rate, kbps))
-    on_clip = estimate_lag(ref, A.resample(decoded, out_rate, rate), rate // 4)
+    on_clip = estimate_lag(ref, A.resample(decoded, out_rate, rate), rate // 4, rate)
     assert abs(codec_lag(codec, CodecSpec(codec.name), kbps, rate, 1) - on_clip) <= 1
 
 
@@ -67,7 +67,7 @@ def test_gcc_phat_finds_shift_on_tonal_material():
     probe = probe_signal(16000, 1)
     for shift in (0, 7, 480, -33):
         deg = np.roll(probe, shift, axis=1)
-        assert estimate_lag(probe, deg, 2000) == shift
+        assert estimate_lag(probe, deg, 2000, 16000) == shift
 
 
 def test_apply_lag_trims_to_common_length():
@@ -75,3 +75,27 @@ def test_apply_lag_trims_to_common_length():
     deg = np.concatenate([[[0, 0]], ref, [[0]]], axis=1)
     r, d = apply_lag(ref, deg, 2)
     assert np.array_equal(r, d)
+
+
+class PhaseFreePCM(PCM):
+    """Keeps STFT magnitudes and draws new phases, then delays by 400 samples: like a neural codec
+    that rebuilds a plausible waveform that does not match the input's."""
+
+    name = "pcm"
+
+    def decode(self, encoded: Encoded) -> tuple[np.ndarray, int]:
+        import torch
+
+        audio, rate = super().decode(encoded)
+        x = torch.from_numpy(audio[0])
+        win = torch.hann_window(512)
+        spec = torch.stft(x, 512, 128, window=win, return_complex=True)
+        phase = torch.rand(spec.shape, generator=torch.Generator().manual_seed(0)) * 2 * np.pi
+        y = torch.istft(torch.polar(spec.abs(), phase), 512, 128, window=win, length=len(x))
+        out = np.concatenate([np.zeros(400, np.float32), y.numpy()])[None, :]
+        return out, rate
+
+
+def test_delay_of_a_codec_that_does_not_match_the_waveform_is_found_from_envelopes():
+    lag = codec_lag(PhaseFreePCM(), CodecSpec("phase-free"), 256.0, 16000, 1)
+    assert abs(lag - 400) <= 16  # within 1 ms: GCC-PHAT alone lands anywhere here

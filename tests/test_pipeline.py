@@ -103,3 +103,10 @@ def test_folder_with_unreadable_file_gives_error_row_naming_it(tmp_path):
 def test_budget_below_codec_floor_fails_before_any_work(tmp_path):
     with pytest.raises(UsageError, match="mp3.*6 kbps"):
         evaluate(RunConfig(codecs=("mp3",), bitrates_kbps=(6.0,), limit=1), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_budget_below_one_codecs_floor_is_skipped_for_that_codec_only():
+    plan = runner.prepare(RunConfig(codecs=("pcm", "opus"), bitrates_kbps=(6.0, 32.0), limit=1))
+    assert ("opus", 6.0) in plan.nominal and ("pcm", 6.0) not in plan.nominal
+    assert len(plan.skipped) == 1 and "pcm" in plan.skipped[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -194,6 +195,8 @@ def run(
                 f"`evalkit run --resume {out or 'RUN_DIR'}`"
             )
             raise typer.Exit(code=130) from None
+    for message in json.loads((run_dir / "run.json").read_text()).get("skipped_bitrates", []):
+        console.print(f"[yellow]skipped[/]: {message}", highlight=False)
     show_summary(run_dir)
     console.print(f"run folder: [bold]{run_dir}[/] ({time.perf_counter() - started:.0f} s)")
     if strict and _has_failures(run_dir):

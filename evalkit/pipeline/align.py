@@ -15,14 +15,16 @@ MAX_LAG_SECONDS = 0.25
 
 
 def probe_signal(sample_rate_hz: int, channels: int) -> np.ndarray:
-    """Deterministic probe: speech-rate bursts of pink-ish noise over a log sweep, at -16 dBFS."""
+    """Deterministic probe: irregular bursts of pink-ish noise over a quiet log sweep, -16 dBFS."""
     n = int(PROBE_SECONDS * sample_rate_hz)
     t = np.arange(n) / sample_rate_hz
     rng = np.random.default_rng(1234)
     spectrum = np.fft.rfft(rng.standard_normal(n))
     freqs = np.fft.rfftfreq(n, 1 / sample_rate_hz)
     noise = np.fft.irfft(spectrum / np.sqrt(np.maximum(freqs, 50.0)), n)
-    bursts = (np.sin(2 * np.pi * 4.0 * t) > 0).astype(np.float64)
+    # aperiodic on/off gating (40-200 ms runs) so the envelope has one unambiguous alignment
+    edges = np.cumsum(rng.uniform(0.04, 0.2, size=int(PROBE_SECONDS / 0.04) + 1))
+    bursts = (np.searchsorted(edges, t) % 2 == 0).astype(np.float64)
     f0, f1 = 80.0, 0.45 * sample_rate_hz
     sweep = np.sin(
         2
@@ -32,22 +34,60 @@ def probe_signal(sample_rate_hz: int, channels: int) -> np.ndarray:
         / np.log(f1 / f0)
         * (np.exp(t / PROBE_SECONDS * np.log(f1 / f0)) - 1)
     )
-    x = noise / np.abs(noise).max() * bursts + 0.3 * sweep
+    x = noise / np.abs(noise).max() * bursts + 0.1 * sweep
     x = x / np.abs(x).max() * 10 ** (-16 / 20) * np.sqrt(2)
     return np.repeat(x[None, :].astype(np.float32), channels, axis=0)
 
 
-def estimate_lag(reference: np.ndarray, degraded: np.ndarray, max_lag: int) -> int:
-    """Lag (samples) by which ``degraded`` trails ``reference``, by GCC-PHAT on mono mixes."""
+#: a GCC-PHAT peak this many standard deviations above the rest marks a waveform-matched delay;
+#: the largest of ~10^4 lags of noise lies near 4.5
+MIN_PEAK_Z = 8.0
+ENVELOPE_SECONDS = 0.002
+
+
+def _xcorr_window(
+    a: np.ndarray, b: np.ndarray, max_lag: int, phat: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-correlation of ``b`` against ``a`` at lags -max_lag..max_lag (PHAT-weighted or not)."""
+    n = 1 << int(np.ceil(np.log2(len(a) + len(b))))
+    cross = np.fft.rfft(b, n) * np.conj(np.fft.rfft(a, n))
+    if phat:
+        cross /= np.maximum(np.abs(cross), 1e-12)
+    corr = np.fft.irfft(cross, n)
+    lags = np.concatenate([np.arange(-max_lag, 0), np.arange(0, max_lag + 1)])
+    return lags, np.concatenate([corr[n - max_lag :], corr[: max_lag + 1]])
+
+
+def _envelope(x: np.ndarray, sample_rate_hz: int) -> np.ndarray:
+    """Log energy in 2-ms windows, floored 50 dB below its peak: on/off structure, not loudness
+    (a codec that adds noise or gain must not move the alignment)."""
+    width = max(1, int(ENVELOPE_SECONDS * sample_rate_hz))
+    energy = 10 * np.log10(np.convolve(x**2, np.ones(width) / width, mode="same") + 1e-10)
+    energy = np.maximum(energy, energy.max() - 50.0)
+    return energy - energy.mean()
+
+
+def estimate_lag(
+    reference: np.ndarray, degraded: np.ndarray, max_lag: int, sample_rate_hz: int
+) -> int:
+    """Lag (samples) by which ``degraded`` trails ``reference``.
+
+    The cross-correlation of 2-ms log-energy envelopes gives the delay to about a millisecond for
+    any codec, even one that rebuilds magnitudes with phases of its own (neural codecs); GCC-PHAT on
+    the mono mixes refines it to the sample where the codec matches the waveform, i.e. where its
+    peak is sharp and agrees with the envelope's.
+    """
     ref = reference.mean(axis=0).astype(np.float64)
     deg = degraded.mean(axis=0).astype(np.float64)
-    n = 1 << int(np.ceil(np.log2(len(ref) + len(deg))))
-    cross = np.fft.rfft(deg, n) * np.conj(np.fft.rfft(ref, n))
-    cross /= np.maximum(np.abs(cross), 1e-12)
-    corr = np.fft.irfft(cross, n)
-    lags = np.concatenate([np.arange(0, max_lag + 1), np.arange(-max_lag, 0)])
-    values = np.concatenate([corr[: max_lag + 1], corr[n - max_lag :]])
-    return int(lags[int(np.argmax(values))])
+    lags, corr = _xcorr_window(
+        _envelope(ref, sample_rate_hz), _envelope(deg, sample_rate_hz), max_lag, phat=False
+    )
+    coarse = int(lags[int(np.argmax(corr))])
+    lags, corr = _xcorr_window(ref, deg, max_lag, phat=True)
+    peak = int(np.argmax(corr))
+    sharp = (corr[peak] - corr.mean()) / (corr.std() + 1e-12) >= MIN_PEAK_Z
+    agrees = abs(int(lags[peak]) - coarse) <= ENVELOPE_SECONDS * sample_rate_hz
+    return int(lags[peak]) if sharp and agrees else coarse
 
 
 def apply_lag(

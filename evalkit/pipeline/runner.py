@@ -88,6 +88,7 @@ class RunConfig:
 class Plan:
     codecs: dict[str, tuple[CodecSpec, str]]  # name -> (spec, identity JSON)
     nominal: dict[tuple[str, float], float]  # (codec, budget) -> resolved setting
+    skipped: list[str]  # budgets below a codec's lowest setting (other codecs still run them)
     metrics: dict[str, str]  # metric name -> fingerprint JSON
     clips: list[Clip]
     dataset_fingerprint: str
@@ -110,20 +111,25 @@ def prepare(config: RunConfig) -> Plan:
         metrics[name] = fingerprint(name)
     for name in BITRATE_METRICS:
         metrics[name] = bitrate_fingerprint(name)
-    codecs, nominal = {}, {}
+    codecs, nominal, skipped = {}, {}, []
     for name in config.codecs:
         spec = CodecSpec(name, config.checkpoints.get(name), config.device)
         codec = get_codec(spec)
         codecs[name] = (spec, json.dumps(codec.identity(), sort_keys=True))
         for budget in config.bitrates_kbps:
-            nominal[(name, budget)] = codec.resolve_bitrate(budget)
+            try:
+                nominal[(name, budget)] = codec.resolve_bitrate(budget)
+            except UsageError as exc:
+                skipped.append(str(exc))
+        if not any(key[0] == name for key in nominal):
+            raise UsageError(skipped[-1])
     unknown = set(config.checkpoints) - set(config.codecs)
     if unknown:
         raise UsageError(f"--checkpoint names {', '.join(sorted(unknown))}, which is not run")
     dataset = load_dataset(config.dataset, limit=config.limit, segment_s=config.segment_s)
     if not dataset.clips:
         raise UsageError(f"dataset {config.dataset!r} holds no audio clips")
-    return Plan(codecs, nominal, metrics, list(dataset.clips), dataset.fingerprint())
+    return Plan(codecs, nominal, skipped, metrics, list(dataset.clips), dataset.fingerprint())
 
 
 def plan_tasks(
@@ -138,7 +144,7 @@ def plan_tasks(
         done = store.existing(identity)
         for clip in plan.clips:
             work = []
-            for budget in budgets:
+            for budget in (b for b in budgets if (name, b) in plan.nominal):
                 unit = unit_of(store, clip, budget)
                 key = store.shard_key(unit, list(plan.metrics.values()))
                 if (
@@ -316,10 +322,10 @@ def assemble(
     """The run's rows and code histograms, read back from the shards."""
     wanted = set(plan.metrics.values())
     frames, codes = [], []
-    for _name, (_spec, identity) in plan.codecs.items():
+    for name, (_spec, identity) in plan.codecs.items():
         done = store.existing(identity)
         for clip in plan.clips:
-            for budget in budgets:
+            for budget in (b for b in budgets if (name, b) in plan.nominal):
                 unit = unit_of(store, clip, budget)
                 for key in sorted(k for k in done if k.startswith(unit + "-")):
                     df = store.read_rows(identity, key)
@@ -371,6 +377,8 @@ def evaluate(
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     started = provenance.now()
     plan = prepare(config)  # before the folder exists: a usage error leaves no empty run behind
+    for message in plan.skipped:
+        log.warning("skipped: %s", message)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = ShardStore(cache_dir or default_root())
     meta = provenance.run_metadata(
@@ -386,6 +394,7 @@ def evaluate(
             },
             "metrics": {m: json.loads(fp) for m, fp in plan.metrics.items()},
             "codecs": {n: json.loads(i) for n, (_, i) in plan.codecs.items()},
+            "skipped_bitrates": plan.skipped,
             "resampler": RESAMPLER,
             "pipeline_version": PIPELINE_VERSION,
         },

@@ -118,7 +118,7 @@ def score_pair(
             else A.to_channels(deg, 1)
         )
         ref = A.to_channels(ref, deg.shape[0])
-    lag = estimate_lag(ref, deg, int(MAX_LAG_SECONDS * rate))
+    lag = estimate_lag(ref, deg, int(MAX_LAG_SECONDS * rate), rate)
     ref, deg = apply_lag(ref, deg, lag)
     out = []
     for name in names or registry.names(registry.METRICS):

@@ -23,7 +23,7 @@ import pandas as pd
 from evalkit.pipeline.schema import CODES_COLUMNS, RESULT_COLUMNS, conform
 
 #: bump when the pipeline changes values (alignment, resampling, channel handling)
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: envelope fallback in delay estimation
 
 
 def digest(*parts: Any) -> str:

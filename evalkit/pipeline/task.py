@@ -117,7 +117,7 @@ def codec_lag(codec: Codec, spec: CodecSpec, nominal: float, rate: int, channels
         decoded = _decode_checked(
             codec, _encode_checked(codec, probe, rate, [nominal])[0], rate, channels, probe.shape[1]
         )
-        _lags[key] = estimate_lag(probe, decoded, int(MAX_LAG_SECONDS * rate))
+        _lags[key] = estimate_lag(probe, decoded, int(MAX_LAG_SECONDS * rate), rate)
     return _lags[key]
 
 
