@@ -141,7 +141,7 @@ def plan_tasks(
 ) -> Iterator[Task]:
     """Tasks for the work not yet in the store: one per (codec, clip), all missing bitrates."""
     for name, (spec, identity) in plan.codecs.items():
-        done = store.existing(identity)
+        done = store.existing_by_unit(identity)
         for clip in plan.clips:
             work = []
             for budget in (b for b in budgets if (name, b) in plan.nominal):
@@ -155,9 +155,9 @@ def plan_tasks(
                         Work(budget, plan.nominal[(name, budget)], tuple(plan.metrics), key)
                     )
                     continue
-                if key in done:
+                if key in done.get(unit, ()):
                     continue
-                covered = _covered(store, identity, unit, done)
+                covered = _covered(store, identity, done.get(unit, []))
                 missing = tuple(m for m, fp in plan.metrics.items() if fp not in covered)
                 if not missing:
                     continue
@@ -175,12 +175,11 @@ def unit_of(store: ShardStore, clip: Clip, budget: float) -> str:
     return store.unit_key(f"{clip.key}|{clip.clip_id}|{clip.domain}|{clip.lossy_source}", budget)
 
 
-def _covered(store: ShardStore, identity: str, unit: str, done: set[str]) -> set[str]:
+def _covered(store: ShardStore, identity: str, keys: list[str]) -> set[str]:
     """Metric fingerprints already stored for a (clip, bitrate): so adding a metric adds only it."""
     covered: set[str] = set()
-    for key in done:
-        if key.startswith(unit + "-"):
-            covered |= set(store.read_rows(identity, key)["metric_version"].unique())
+    for key in keys:
+        covered |= set(store.read_rows(identity, key)["metric_version"].unique())
     return covered
 
 
@@ -323,11 +322,11 @@ def assemble(
     wanted = set(plan.metrics.values())
     frames, codes = [], []
     for name, (_spec, identity) in plan.codecs.items():
-        done = store.existing(identity)
+        done = store.existing_by_unit(identity)
         for clip in plan.clips:
             for budget in (b for b in budgets if (name, b) in plan.nominal):
                 unit = unit_of(store, clip, budget)
-                for key in sorted(k for k in done if k.startswith(unit + "-")):
+                for key in done.get(unit, []):
                     df = store.read_rows(identity, key)
                     frames.append(df[df["metric_version"].isin(wanted)])
                 c = store.read_codes(identity, unit)

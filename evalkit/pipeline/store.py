@@ -62,6 +62,14 @@ class ShardStore:
             if e.name.endswith(".parquet") and not e.name.endswith(".codes.parquet")
         }
 
+    def existing_by_unit(self, codec_identity: str) -> dict[str, list[str]]:
+        """Finished shard keys of a codec grouped by their (clip, bitrate) unit, sorted: one
+        lookup per unit instead of a scan of every shard (runs of 10^5 shards stay linear)."""
+        grouped: dict[str, list[str]] = {}
+        for key in sorted(self.existing(codec_identity)):
+            grouped.setdefault(key.split("-", 1)[0], []).append(key)
+        return grouped
+
     def write_rows(self, codec_identity: str, key: str, rows: list[dict[str, Any]]) -> None:
         self._atomic(
             self.codec_dir(codec_identity) / f"{key}.parquet",
