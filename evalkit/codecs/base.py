@@ -71,11 +71,23 @@ class Codec(abc.ABC):
     description: ClassVar[str] = ""
     sample_rate_hz: ClassVar[int | None] = None
     channels: ClassVar[int | None] = None
+    max_channels: ClassVar[int | None] = (
+        None  # with channels=None: more than this are mixed to mono
+    )
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu") -> None:
         if checkpoint is not None:
             raise UsageError(f"codec {self.name!r} takes no checkpoint")
         self.device = device
+
+    def channels_for(self, clip_channels: int) -> int:
+        """How many channels this codec codes for a clip (the reference is compared in that
+        layout): its fixed count, or the clip's own, mixed to mono above ``max_channels``."""
+        if self.channels is not None:
+            return self.channels
+        if self.max_channels is not None and clip_channels > self.max_channels:
+            return 1
+        return clip_channels
 
     # -- bitrates -----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -72,7 +72,7 @@ def _encode(
 
 
 class _PyAVCodec(Codec):
-    max_channels: ClassVar[int] = 2
+    max_channels = 2
     _format: ClassVar[str]
     _codec: ClassVar[str]
 
@@ -90,8 +90,7 @@ class _PyAVCodec(Codec):
         raise NotImplementedError
 
     def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
-        if audio.shape[0] > self.max_channels:
-            audio = to_channels(audio, 1)
+        audio = to_channels(audio, self.channels_for(audio.shape[0]))
         rate = self._input_rate(sample_rate_hz, nominal_kbps)
         kbps, options = self._setting(rate, nominal_kbps)
         data, payload_bytes = _encode(

@@ -124,10 +124,7 @@ def codec_lag(codec: Codec, spec: CodecSpec, nominal: float, rate: int, channels
 # -- codec calls, with their output checked
 def codec_input(codec: Codec, audio: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
     """The clip in the codec's format (the reference for metrics keeps the clip's rate)."""
-    channels = codec.channels
-    if channels is None and audio.shape[0] > getattr(codec, "max_channels", audio.shape[0]):
-        channels = 1
-    audio = A.convert(audio, rate, codec.sample_rate_hz, channels)
+    audio = A.convert(audio, rate, codec.sample_rate_hz, codec.channels_for(audio.shape[0]))
     return audio, codec.sample_rate_hz or rate
 
 
@@ -240,10 +237,7 @@ def run_task(task: Task) -> TaskResult:
         return result
     try:
         codec = get_codec(task.codec)
-        if codec.channels is not None:
-            ref = A.to_channels(ref, codec.channels)
-        elif ref.shape[0] > getattr(codec, "max_channels", ref.shape[0]):
-            ref = A.to_channels(ref, 1)
+        ref = A.to_channels(ref, codec.channels_for(ref.shape[0]))
         started = time.perf_counter()
         encoded = _encode_checked(codec, ref, rate, [w.nominal_kbps for w in task.work])
         encode_s = time.perf_counter() - started
