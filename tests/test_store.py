@@ -44,3 +44,14 @@ def test_keys_depend_on_everything_that_changes_values():
     assert u1 != ShardStore.unit_key("sha2:0:", 6.0)
     assert ShardStore.shard_key(u1, ["a", "b"]) == ShardStore.shard_key(u1, ["b", "a"])
     assert ShardStore.shard_key(u1, ["a"]) != ShardStore.shard_key(u1, ["a", "b"])
+
+
+def test_shard_with_errors_is_reported_but_not_finished(tmp_path):
+    store = ShardStore(tmp_path)
+    failed = {**_row(float("nan")), "status": "error", "error": "c: worker died"}
+    store.write_rows("codecA", "unit-m", [failed])
+    assert store.existing("codecA") == set()  # a re-run tries it again
+    assert store.existing("codecA", include_failed=True) == {"unit-m.failed"}
+    store.write_rows("codecA", "unit-m", [_row(2.0)])  # the retry succeeds
+    assert store.existing("codecA") == {"unit-m"}
+    assert store.existing("codecA", include_failed=True) == {"unit-m"}

@@ -322,7 +322,7 @@ def assemble(
     wanted = set(plan.metrics.values())
     frames, codes = [], []
     for name, (_spec, identity) in plan.codecs.items():
-        done = store.existing_by_unit(identity)
+        done = store.existing_by_unit(identity, include_failed=True)
         for clip in plan.clips:
             for budget in (b for b in budgets if (name, b) in plan.nominal):
                 unit = unit_of(store, clip, budget)

@@ -20,9 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.pipeline.schema import CODES_COLUMNS, RESULT_COLUMNS, conform
+from evalkit.pipeline.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
 
 #: bump when the pipeline changes values (alignment, resampling, channel handling)
+FAILED = ".failed"  # suffix of shards that hold error rows (reported, retried on re-run)
 PIPELINE_VERSION = "2"  # 2: envelope fallback in delay estimation
 
 
@@ -51,30 +52,43 @@ class ShardStore:
     def shard_key(unit: str, metric_fingerprints: list[str]) -> str:
         return f"{unit}-{digest(sorted(metric_fingerprints))}"
 
-    def existing(self, codec_identity: str) -> set[str]:
-        """Finished shard keys of a codec (one directory listing, not one stat per shard)."""
+    def existing(self, codec_identity: str, include_failed: bool = False) -> set[str]:
+        """Shard keys of a codec (one directory listing, not one stat per shard).
+
+        Shards holding an ``error`` row are kept as ``<key>.failed``: their rows are reported,
+        but they do not count as finished, so a re-run or ``--resume`` tries them again (a
+        crashed worker or a fixed file must not stay an error forever).
+        """
         d = self.codec_dir(codec_identity)
         if not d.is_dir():
             return set()
-        return {
+        keys = {
             e.name[: -len(".parquet")]
             for e in os.scandir(d)
             if e.name.endswith(".parquet") and not e.name.endswith(".codes.parquet")
         }
+        if include_failed:  # a failed shard that has since succeeded is superseded
+            return {k for k in keys if not (k.endswith(FAILED) and k[: -len(FAILED)] in keys)}
+        return {k for k in keys if not k.endswith(FAILED)}
 
-    def existing_by_unit(self, codec_identity: str) -> dict[str, list[str]]:
-        """Finished shard keys of a codec grouped by their (clip, bitrate) unit, sorted: one
-        lookup per unit instead of a scan of every shard (runs of 10^5 shards stay linear)."""
+    def existing_by_unit(
+        self, codec_identity: str, include_failed: bool = False
+    ) -> dict[str, list[str]]:
+        """Shard keys of a codec grouped by their (clip, bitrate) unit, sorted: one lookup per
+        unit instead of a scan of every shard (runs of 10^5 shards stay linear)."""
         grouped: dict[str, list[str]] = {}
-        for key in sorted(self.existing(codec_identity)):
+        for key in sorted(self.existing(codec_identity, include_failed)):
             grouped.setdefault(key.split("-", 1)[0], []).append(key)
         return grouped
 
     def write_rows(self, codec_identity: str, key: str, rows: list[dict[str, Any]]) -> None:
+        df = conform(pd.DataFrame(rows), RESULT_COLUMNS).drop(columns=["run_id"])
+        failed = bool((df["status"] == ERROR).any())
         self._atomic(
-            self.codec_dir(codec_identity) / f"{key}.parquet",
-            conform(pd.DataFrame(rows), RESULT_COLUMNS).drop(columns=["run_id"]),
+            self.codec_dir(codec_identity) / f"{key}{FAILED if failed else ''}.parquet", df
         )
+        if not failed:
+            (self.codec_dir(codec_identity) / f"{key}{FAILED}.parquet").unlink(missing_ok=True)
 
     def write_codes(self, codec_identity: str, unit: str, rows: list[dict[str, Any]]) -> None:
         self._atomic(
