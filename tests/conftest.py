@@ -35,3 +35,14 @@ def speech_path() -> Path:
 def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 440.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)[None, :]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One math thread, as on a pipeline worker: two threads on two busy cores contend."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -25,14 +25,9 @@ from evalkit.errors import EvalkitError, UsageError
 
 VARIANTS = [DAC44kHz, DAC24kHz, DAC16kHz]
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One math thread, as on a pipeline worker: two threads on two busy cores contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
 
 
 @pytest.fixture(scope="module")

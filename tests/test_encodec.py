@@ -21,14 +21,9 @@ from encodec import EncodecModel
 from evalkit.codecs.encodec import EnCodec24kHz, EnCodec48kHz
 from evalkit.errors import EvalkitError, UsageError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One math thread, as on a pipeline worker: two threads on two busy cores contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
 
 
 @dataclass
