@@ -28,8 +28,6 @@ VARIANTS = [DAC44kHz, DAC24kHz, DAC16kHz]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, tuple[DAC, Path]]:
     """Per variant: the package's random-weight model and the checkpoint file it saved."""

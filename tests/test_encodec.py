@@ -24,8 +24,6 @@ from evalkit.errors import EvalkitError, UsageError
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-
-
 @dataclass
 class Variant:
     library: EncodecModel
