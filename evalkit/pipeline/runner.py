@@ -399,7 +399,7 @@ def evaluate(
         },
     )
     provenance.write_json(run_dir / "run.json", {**meta, "status": "running"})
-    _log_to(run_dir)
+    handler = _log_to(run_dir)
     budgets = tuple(config.bitrates_kbps)
     save_dir = str((run_dir / "audio").resolve()) if config.save_audio else None
     tasks = list(plan_tasks(plan, store, save_dir, config.timeout_s, budgets))
@@ -413,10 +413,12 @@ def evaluate(
                 factory = progress_factory or _null_progress
                 with factory(len(tasks), dash) as progress:
                     failures = execute(iter(tasks), client, store, progress, config.retries)
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except BaseException as exc:
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc!r}"
         raise
     finally:
+        log.removeHandler(handler)
+        handler.close()
         results, codes = assemble(plan, store, run_dir.name, budgets)
         write_tables(run_dir, results, codes)
         meta.update(
@@ -456,8 +458,10 @@ def _null_progress(total: int, dashboard: str | None):
     yield lambda task, result: None
 
 
-def _log_to(run_dir: Path) -> None:
+def _log_to(run_dir: Path) -> logging.Handler:
+    """Log to the run folder's run.log for the duration of the run (removed by the caller)."""
     handler = logging.FileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    return handler
