@@ -15,6 +15,8 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
+from evalkit.atomic import atomic_path
+
 RESAMPLER = {
     "library": "torchaudio.functional.resample",
     "method": "sinc_interp_kaiser",
@@ -143,12 +145,10 @@ def decode_pyav(
 def write(path: str | Path, audio: np.ndarray, sample_rate_hz: int) -> None:
     """Write float32 (channels, samples) audio as 24-bit FLAC (or by extension), atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     subtype = "PCM_24" if path.suffix.lower() in (".flac", ".wav") else None
     fmt = path.suffix.lstrip(".").upper() or "FLAC"
-    sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate_hz, subtype=subtype, format=fmt)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate_hz, subtype=subtype, format=fmt)
 
 
 def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import evalkit
+from evalkit.atomic import atomic_path
 
 PACKAGES = (
     "evalkit-audio",
@@ -92,6 +93,5 @@ def run_metadata(
 
 
 def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))

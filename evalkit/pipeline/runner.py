@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit import registry
+from evalkit.atomic import atomic_path
 from evalkit.audio import RESAMPLER
 from evalkit.datasets import load_dataset
 from evalkit.datasets.base import Clip
@@ -353,9 +354,8 @@ def write_tables(run_dir: Path, results: pd.DataFrame, codes: pd.DataFrame) -> N
     """Every table of the run folder, each written atomically."""
 
     def atomic(name: str, write) -> None:
-        tmp = run_dir / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, run_dir / name)
+        with atomic_path(run_dir / name) as tmp:
+            write(tmp)
 
     atomic("results.parquet", lambda p: results.to_parquet(p, index=False))
     atomic("results.csv", lambda p: results.to_csv(p, index=False))

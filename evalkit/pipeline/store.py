@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from evalkit.atomic import atomic_path
 from evalkit.pipeline.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
 
 #: bump when the pipeline changes values (alignment, resampling, channel handling)
@@ -105,10 +105,5 @@ class ShardStore:
 
     @staticmethod
     def _atomic(path: Path, df: pd.DataFrame) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
+        with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)

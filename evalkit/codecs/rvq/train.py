@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from evalkit import audio
+from evalkit.atomic import atomic_path
 from evalkit.codecs.rvq.discriminator import (
     MultiScaleSTFTDiscriminator,
     discriminator_loss,
@@ -221,9 +222,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         }
         if disc is not None:
             state["disc"], state["opt_d"] = disc.state_dict(), opt_d.state_dict()
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(ckpt_path)
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(state, tmp)
 
     crop = int(cfg.crop_s * cfg.model.sample_rate_hz) // cfg.model.hop * cfg.model.hop
     budget_s = cfg.max_minutes * 60 if cfg.max_minutes else math.inf
