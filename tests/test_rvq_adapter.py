@@ -19,7 +19,10 @@ def tiny_checkpoint(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    model = RVQModel(ModelConfig(channels=4, lstm_layers=0, latent_dim=16)).train()
+    cfg = ModelConfig(
+        encoder_width=8, encoder_blocks=1, latent_dim=16, decoder_width=8, decoder_blocks=1
+    )
+    model = RVQModel(cfg).train()
     model(torch.randn(4, 1, 6400) * 0.1, n_q=16)  # k-means initialisation of every codebook
     path = tmp_path_factory.mktemp("rvq") / "tiny.pt"
     export_model(model.eval(), path, {"steps": 0})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from evalkit.codecs.rvq.model import ModelConfig, RVQModel
+from evalkit.codecs.rvq.model import ModelConfig, RVQModel, SameSTFT
 from evalkit.codecs.rvq.quantizer import Codebook, ResidualVectorQuantizer, kmeans
 from evalkit.codecs.rvq.train import export_model, load_model
 
@@ -21,9 +21,11 @@ def one_thread():
 
 
 TINY = ModelConfig(
-    channels=4,
-    lstm_layers=0,
+    encoder_width=8,
+    encoder_blocks=1,
     latent_dim=16,
+    decoder_width=8,
+    decoder_blocks=1,
     num_quantizers=4,
     codebook_size=64,
     quantizer_dropout=(2, 4),
@@ -101,8 +103,25 @@ def test_gradients_reach_the_encoder():
     wav = torch.randn(2, 1, 3200) * 0.1
     out, q = model(wav, n_q=4)
     ((out - wav).abs().mean() + q.commitment_loss).backward()
-    first_conv = model.encoder.net[0].parametrizations.weight.original1
+    first_conv = model.encoder.net.inp.weight
     assert first_conv.grad is not None and first_conv.grad.abs().sum() > 0
+
+
+def test_bypass_decodes_the_latents_themselves():
+    torch.manual_seed(0)
+    model = RVQModel(TINY).eval()
+    wav = torch.randn(1, 1, 3200) * 0.1
+    out, q = model(wav, n_q=0)
+    assert q is None
+    assert torch.equal(out, model.decoder(model.encoder(wav)))
+
+
+def test_stft_frames_invert_exactly_with_the_input_length():
+    stft = SameSTFT(window=1280, hop=320)
+    wav = torch.randn(2, 1, 320 * 30)
+    spec = stft(wav)
+    assert spec.shape[-1] == 30
+    assert torch.allclose(stft.inverse(spec), wav, atol=1e-5)
 
 
 def test_dead_code_is_restarted_at_a_batch_vector():

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The GPU run behind the shipped checkpoint (one ~9-minute call on the device machine).
+# A prepared GPU run (one ~9-minute call on the device machine). It produced the first shipped
+# checkpoint (a SEANet model, commit 19916a5); the current one trained on the CPU (MODEL_CARD.md),
+# and this script now trains the current architecture, so it is the next GPU run, ready to go.
 #
 # Two runs share the GPU side by side, the same model and data, one without and one with the
 # multi-scale STFT discriminator (switched on after 1500 steps); each stops by wall clock after

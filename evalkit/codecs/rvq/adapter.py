@@ -28,7 +28,7 @@ class RVQCodec(EncodeOnceCodec):
 
     name = "rvq"
     version = "1"
-    description = "evalkit's own RVQ neural codec (SEANet + 16 x 1024 RVQ, 24 kHz mono)"
+    description = "evalkit's own RVQ neural codec (16 x 1024 RVQ, STFT-frame convnets, 24 kHz mono)"
     sample_rate_hz: ClassVar[int] = 24_000
     channels: ClassVar[int] = 1
 

@@ -2,10 +2,9 @@
 
 The mel loss follows DAC (seven windows of 32..2048 samples, 5..320 mel bands, log10 with a 1e-5
 floor, L1), the distance evalkit itself reports; the STFT loss adds spectral convergence and
-log-magnitude L1 at three resolutions, which keeps fine harmonic detail that mel bands blur, and a
-relative L1 distance of the complex spectra. Magnitude losses leave the phase free: a model trained
-on them alone learns output uncorrelated with its input waveform (peak cross-correlation 0.09 after
-5 900 steps), which cross-correlation alignment, PESQ, STOI and SI-SDR all punish.
+log-magnitude L1 at three resolutions, which keeps fine harmonic detail that mel bands blur. Both
+leave the phase free (a relative L1 of complex spectra was tried and did not tie the output's phase
+to the input's: see the model card).
 """
 
 from __future__ import annotations
@@ -49,7 +48,7 @@ class MultiScaleMelLoss(nn.Module):
 
 
 class MultiResolutionSTFTLoss(nn.Module):
-    """Spectral convergence + log-magnitude L1, and complex relative L1, at three resolutions."""
+    """Spectral convergence + log-magnitude L1 at three resolutions."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,13 +64,12 @@ class MultiResolutionSTFTLoss(nn.Module):
             return_complex=True,
         )
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(magnitude loss, complex loss), each a mean over the resolutions."""
-        loss, complex_loss = x.new_zeros(()), x.new_zeros(())
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The mean over the resolutions."""
+        loss = x.new_zeros(())
         for w in STFT_WINDOWS:
             sx, sy = self._spec(x, w), self._spec(y, w)
             mx, my = sx.abs().clamp(min=1e-7), sy.abs().clamp(min=1e-7)
             convergence = torch.linalg.norm(my - mx) / torch.linalg.norm(my).clamp(min=1e-7)
             loss = loss + convergence + (mx.log() - my.log()).abs().mean()
-            complex_loss = complex_loss + (sx - sy).abs().mean() / my.mean()
-        return loss / len(STFT_WINDOWS), complex_loss / len(STFT_WINDOWS)
+        return loss / len(STFT_WINDOWS)
