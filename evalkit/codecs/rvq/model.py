@@ -50,6 +50,11 @@ class ModelConfig:
     decoder_blocks: int = 8
 
     @property
+    def bins(self) -> int:
+        """Frequency bins of one STFT frame."""
+        return self.window // 2 + 1
+
+    @property
     def frame_rate_hz(self) -> float:
         return self.sample_rate_hz / self.hop
 
@@ -128,8 +133,7 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.stft = SameSTFT(cfg.window, cfg.hop)
-        bins = cfg.window // 2 + 1
-        self.net = Backbone(bins, cfg.encoder_width, cfg.encoder_blocks, cfg.latent_dim)
+        self.net = Backbone(cfg.bins, cfg.encoder_width, cfg.encoder_blocks, cfg.latent_dim)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         return self.net(self.stft(wav).abs().clamp(min=1e-5).log())
@@ -140,8 +144,8 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.bins = cfg.window // 2 + 1
-        self.net = Backbone(cfg.latent_dim, cfg.decoder_width, cfg.decoder_blocks, 2 * self.bins)
+        self.bins = cfg.bins
+        self.net = Backbone(cfg.latent_dim, cfg.decoder_width, cfg.decoder_blocks, 2 * cfg.bins)
         self.stft = SameSTFT(cfg.window, cfg.hop)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
