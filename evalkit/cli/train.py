@@ -34,7 +34,11 @@ def train(
     batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 8,
     crop_seconds: Annotated[float, typer.Option(help="Length of each training crop.")] = 1.0,
     max_minutes: Annotated[
-        float | None, typer.Option(help="Stop by wall clock (LR schedule follows it).")
+        float | None,
+        typer.Option(
+            help="Stop by wall clock, counted from this start; the LR schedule follows it "
+            "(with --resume: a new warm-restart cosine cycle from the peak LR)."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random choice.")] = 0,
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads.")] = None,

@@ -37,7 +37,9 @@ EVAL_SET = REPO_ROOT / "datasets" / "default"
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. ``max_minutes`` stops it by wall clock (the LR schedule follows whichever
-    of steps or time runs out first, so a time-boxed run still ends at a low LR).
+    of steps or time runs out first, so a time-boxed run still ends at a low LR). The time counts
+    from this start, so a resumed time-boxed run begins a new cosine cycle at the peak LR (a warm
+    restart, as the shipped checkpoint's second session did).
 
     ``quantizer_bypass`` is the share of steps whose latents skip the quantizer (Mimi's recipe:
     the autoencoder learns fast and keeps detail that the later codebooks can then carry).
