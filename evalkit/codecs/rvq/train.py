@@ -39,7 +39,7 @@ class TrainConfig:
     """One training run. ``max_minutes`` stops it by wall clock (the LR schedule follows whichever
     of steps or time runs out first, so a time-boxed run still ends at a low LR). The time counts
     from this start, so a resumed time-boxed run begins a new cosine cycle at the peak LR (a warm
-    restart, as the shipped checkpoint's second session did).
+    restart).
 
     ``quantizer_bypass`` is the share of steps whose latents skip the quantizer (Mimi's recipe:
     the autoencoder learns fast and keeps detail that the later codebooks can then carry).
