@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import shutil
 
 import numpy as np
@@ -12,7 +13,10 @@ import torch
 from typer.testing import CliRunner
 
 from evalkit.cli import app
+from evalkit.codecs.rvq.model import RVQModel
+from evalkit.codecs.rvq.train import export_model, initialise_from
 from tests.conftest import DEFAULT_SET, default_clips
+from tests.test_rvq_quantizer import TINY
 
 
 @pytest.fixture(autouse=True)
@@ -47,12 +51,12 @@ def train_args(data, out, steps):
 @pytest.mark.slow
 def test_train_two_steps_then_resume(tiny_data, tmp_path):
     out = tmp_path / "run"
-    first = CliRunner().invoke(app, [*train_args(tiny_data, out, 2), "--no-discriminator"])
+    first = CliRunner().invoke(app, [*train_args(tiny_data, out, 2), "--discriminator", "none"])
     assert first.exit_code == 0, first.output
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["step"] == 2
     resumed = CliRunner().invoke(
-        app, [*train_args(tiny_data, out, 3), "--no-discriminator", "--resume"]
+        app, [*train_args(tiny_data, out, 3), "--discriminator", "none", "--resume"]
     )
     assert resumed.exit_code == 0, resumed.output
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
@@ -62,13 +66,59 @@ def test_train_two_steps_then_resume(tiny_data, tmp_path):
     model = torch.load(out / "model.pt", weights_only=True)
     assert model["meta"]["steps"] == 3
     assert model["meta"]["groups"] == "music,speech"
+    tuned = CliRunner().invoke(
+        app,
+        [*train_args(tiny_data, tmp_path / "tuned", 1), "--discriminator", "none",
+         "--init", str(out / "model.pt")],
+    )  # fmt: skip
+    assert tuned.exit_code == 0, tuned.output
+
+
+def test_init_copies_the_weights_and_keeps_modules_the_checkpoint_lacks(tmp_path):
+    torch.manual_seed(0)
+    source = RVQModel(TINY).eval()
+    export_model(source, tmp_path / "model.pt", {})
+    older = torch.load(tmp_path / "model.pt", weights_only=True)
+    lacking = "decoder.net.out.bias"  # as if the module were added after that checkpoint
+    del older["state"][lacking]
+    torch.save(older, tmp_path / "older.pt")
+
+    target = RVQModel(TINY)
+    with torch.no_grad():
+        target.decoder.net.out.bias.fill_(7.0)
+    initialise_from(target, tmp_path / "older.pt")
+    for name, value in source.state_dict().items():
+        got = target.state_dict()[name]
+        if name == lacking:
+            assert (got == 7.0).all()  # not in the checkpoint: keeps its own value
+        else:
+            want = value.half().float() if value.is_floating_point() else value
+            assert torch.equal(got.float(), want), name
+
+    with pytest.raises(ValueError, match="shape differs"):
+        initialise_from(RVQModel(dataclasses.replace(TINY, latent_dim=8)), tmp_path / "model.pt")
 
 
 @pytest.mark.slow
-def test_train_with_discriminator_runs(tiny_data, tmp_path):
-    result = CliRunner().invoke(app, train_args(tiny_data, tmp_path / "gan", 1))
+@pytest.mark.parametrize("kind", ["stft", "magnitude"])
+def test_train_with_discriminator_runs_and_resumes_only_with_the_same_one(
+    tiny_data, tmp_path, kind
+):
+    args = [*train_args(tiny_data, tmp_path / "gan", 1), "--discriminator", kind]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "disc" in torch.load(tmp_path / "gan" / "checkpoint.pt", weights_only=True)
+    state = torch.load(tmp_path / "gan" / "checkpoint.pt", weights_only=True)
+    assert "disc" in state and state["discriminator"] == kind
+    other = CliRunner().invoke(
+        app, [*train_args(tiny_data, tmp_path / "gan", 2), "--discriminator", "none", "--resume"]
+    )
+    assert other.exit_code == 2 and f"trained with --discriminator {kind}" in other.output
+
+
+def test_unknown_discriminator_is_a_user_error(tiny_data, tmp_path):
+    args = [*train_args(tiny_data, tmp_path / "run", 1), "--discriminator", "mpd"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "stft, magnitude, none" in result.output
 
 
 def test_training_refuses_an_evaluation_clip(tiny_data, tmp_path):

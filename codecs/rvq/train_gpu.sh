@@ -34,7 +34,7 @@ cfg = TrainConfig(
     steps=200_000,  # the wall clock ends the run; the LR schedule follows it
     batch_size=32,
     device=device,
-    discriminator=variant == "gan",
+    discriminator="stft" if variant == "gan" else "none",
     discriminator_start=1500,
     max_minutes=minutes,
     checkpoint_every=5000,

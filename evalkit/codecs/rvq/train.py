@@ -19,9 +19,9 @@ import torch
 from evalkit import audio
 from evalkit.atomic import atomic_path
 from evalkit.codecs.rvq.discriminator import (
-    MultiScaleSTFTDiscriminator,
     discriminator_loss,
     generator_losses,
+    make_discriminator,
 )
 from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
@@ -41,6 +41,10 @@ class TrainConfig:
     from this start, so a resumed time-boxed run begins a new cosine cycle at the peak LR (a warm
     restart).
 
+    ``init`` starts a new run from the weights of an inference checkpoint (``model.pt``, e.g. the
+    shipped ``rvq.pt``); weights that the checkpoint lacks (a module added since) keep their
+    initialisation, and the model shape must otherwise match.
+
     ``quantizer_bypass`` is the share of steps whose latents skip the quantizer (Mimi's recipe:
     the autoencoder learns fast and keeps detail that the later codebooks can then carry).
     """
@@ -52,7 +56,7 @@ class TrainConfig:
     crop_s: float = 1.0
     lr: float = 3e-4
     warmup_steps: int = 500
-    discriminator: bool = True
+    discriminator: str = "stft"
     discriminator_start: int = 0
     seed: int = 0
     device: str = "cpu"
@@ -61,6 +65,7 @@ class TrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 50
     quantizer_bypass: float = 0.5
+    init: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
 
 
@@ -170,6 +175,17 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQModel, dict]:
     return model.eval(), ckpt["meta"]
 
 
+def initialise_from(model: RVQModel, path: str | Path) -> None:
+    """Copy inference checkpoint ``path``'s weights into ``model`` (see ``TrainConfig.init``)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ModelConfig.from_dict(ckpt["config"]) != model.cfg:
+        raise ValueError(f"--init {path}: its model shape differs from the one being trained")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state"].items()}
+    result = model.load_state_dict(state, strict=False)
+    if result.unexpected_keys:
+        raise ValueError(f"--init {path}: weights this model lacks: {result.unexpected_keys}")
+
+
 # -- training --------------------------------------------------------------------------------------
 def lr_factor(progress: float, step: int, warmup: int) -> float:
     """Linear warm-up, then cosine decay to 10% of the peak as progress goes 0 -> 1."""
@@ -194,7 +210,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
     corpus = Corpus(cfg.data, cfg.model.sample_rate_hz, dev)
     model = RVQModel(cfg.model).to(dev)
-    disc = MultiScaleSTFTDiscriminator().to(dev) if cfg.discriminator else None
+    disc = make_discriminator(cfg.discriminator)
+    disc = disc.to(dev) if disc is not None else None
     opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99)) if disc else None
     mel_loss = MultiScaleMelLoss(cfg.model.sample_rate_hz).to(dev)
@@ -202,15 +219,20 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
     step, elapsed_before = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
+    if cfg.init and not resume:
+        initialise_from(model, cfg.init)
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"--resume: no {ckpt_path} to resume from")
         state = torch.load(ckpt_path, map_location=dev, weights_only=True)
         model.load_state_dict(state["model"])
         opt_g.load_state_dict(state["opt_g"])
+        if state.get("discriminator", "none") != cfg.discriminator:
+            raise ValueError(
+                f"{ckpt_path} was trained with --discriminator "
+                f"{state.get('discriminator', 'none')}, not {cfg.discriminator}"
+            )
         if disc is not None:
-            if "disc" not in state:
-                raise ValueError(f"{ckpt_path} was trained without a discriminator")
             disc.load_state_dict(state["disc"])
             opt_d.load_state_dict(state["opt_d"])
         gen.set_state(state["generator"])
@@ -224,6 +246,7 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             "generator": gen.get_state(),
             "torch_rng": torch.get_rng_state(),
             "step": step,
+            "discriminator": cfg.discriminator,
             "elapsed_s": elapsed_before + time.monotonic() - t0,
         }
         if disc is not None:
