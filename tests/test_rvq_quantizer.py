@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from evalkit.codecs.rvq.model import ModelConfig, RVQModel, SameSTFT
+from evalkit.codecs.rvq.model import Decoder, ModelConfig, RVQModel, SameSTFT
 from evalkit.codecs.rvq.quantizer import Codebook, ResidualVectorQuantizer, kmeans
 from evalkit.codecs.rvq.train import export_model, load_model
 
@@ -122,6 +122,26 @@ def test_stft_frames_invert_exactly_with_the_input_length():
     spec = stft(wav)
     assert spec.shape[-1] == 30
     assert torch.allclose(stft.inverse(spec), wav, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [37, 38, 40])  # a quarter, half and whole turn per frame
+def test_decoder_holds_a_steady_tone_in_any_bin(k):
+    """The same frame repeated (one bin at magnitude 1, one phase) comes out as that bin's steady
+    tone at full amplitude: overlap-add would cancel it unless k is a multiple of 4 (the tone a
+    multiple of the 75 Hz frame rate) were the phase advance missing."""
+    decoder = Decoder(TINY)
+    with torch.no_grad():
+        decoder.net.out.weight.zero_()
+        decoder.net.out.bias.fill_(0.0)
+        decoder.net.out.bias[: TINY.bins] = -30.0
+        decoder.net.out.bias[k] = 0.0
+    out = decoder(torch.zeros(1, TINY.latent_dim, 40))[0, 0, 2 * TINY.window : -2 * TINY.window]
+    # One bin of magnitude 1 is a cosine of amplitude 2 / window per frame; Hann overlap-add at
+    # 4x overlap, normalised by the squared window, scales it by sum(w) / sum(w^2) = 4 / 3.
+    amplitude = 2 / TINY.window * 4 / 3
+    assert float(out.square().mean().sqrt()) == pytest.approx(amplitude / 2**0.5, rel=0.01)
+    spectrum = torch.fft.rfft(out).abs()
+    assert int(spectrum.argmax()) == round(k * len(out) / TINY.window)
 
 
 def test_dead_code_is_restarted_at_a_batch_vector():

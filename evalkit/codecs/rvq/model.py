@@ -10,8 +10,8 @@ possible (the model card has the comparison).
   projection to 128-dimensional latents. (A compressed complex spectrum as input learned several
   times slower; the decoder invents phase anyway.)
 * Decoder (after Vocos, Siuzdenko 2023): a 7-tap convolution from the latents, ConvNeXt blocks, and
-  a linear head that predicts each frame's log-magnitude and phase; an inverse STFT with the same
-  window turns them into the waveform.
+  a linear head that predicts each frame's log-magnitude and phase (relative to a phase vocoder's
+  advance, see :class:`Decoder`); an inverse STFT with the same window turns them into the waveform.
 
 Frames are centred on hop boundaries ((window - hop) / 2 samples of padding each side), so an input
 whose length is a multiple of the hop comes back with exactly its own length and no delay.
@@ -19,6 +19,7 @@ whose length is a multiple of the hop comes back with exactly its own length and
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -140,18 +141,37 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latents (B, latent_dim, F) -> waveform (B, 1, F * hop)."""
+    """Latents (B, latent_dim, F) -> waveform (B, 1, F * hop).
+
+    The network predicts each frame's phase *relative to a phase vocoder's advance*: bin ``k``
+    turns by 2 pi k hop / window per frame (pi k / 2 here), the advance of a steady tone at the
+    bin's centre frequency. A convolutional network sees the same latents at every frame of a
+    steady tone, so on its own it repeats one phase per bin, and overlap-add then weakens every
+    partial that is not a multiple of the 75 Hz frame rate (a bin turning half a turn per frame
+    cancels outright). The advance repeats every ``window / gcd(hop, window)`` frames (4); a
+    learned embedding of the frame's place in that cycle, added to the latents, lets the network
+    undo it where a transient needs aligned phases.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.bins = cfg.bins
+        self.bins, self.hop, self.window = cfg.bins, cfg.hop, cfg.window
+        self.cycle = cfg.window // math.gcd(cfg.hop, cfg.window)
+        self.frame_in_cycle = nn.Embedding(self.cycle, cfg.latent_dim)
+        nn.init.zeros_(self.frame_in_cycle.weight)
         self.net = Backbone(cfg.latent_dim, cfg.decoder_width, cfg.decoder_blocks, 2 * cfg.bins)
         self.stft = SameSTFT(cfg.window, cfg.hop)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        t = torch.arange(z.shape[-1], device=z.device)
+        z = z + self.frame_in_cycle(t % self.cycle).T
         log_magnitude, phase = self.net(z).split(self.bins, dim=1)
         magnitude = log_magnitude.clamp(max=10.0).exp()
-        return self.stft.inverse(torch.polar(magnitude, phase))
+        # Integer turns (k * hop * t mod window) keep the advance exact on hour-long clips.
+        k = torch.arange(self.bins, device=z.device)
+        turns = (k[:, None] * self.hop * (t[None, :] % self.cycle)) % self.window
+        advance = (2 * math.pi / self.window) * turns.to(phase.dtype)
+        return self.stft.inverse(torch.polar(magnitude, phase + advance))
 
 
 class RVQModel(nn.Module):
