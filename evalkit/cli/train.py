@@ -39,7 +39,7 @@ def train(
         typer.Option(
             help="Adversarial + feature-matching losses from `stft` (EnCodec's multi-scale "
             "complex-STFT discriminator; 18x slower steps on a CPU), `magnitude` (one "
-            "log-magnitude scale, about 2x slower: against over-smoothed spectra on a CPU) or "
+            "log-magnitude scale, about 2.5x slower: against over-smoothed spectra on a CPU) or "
             "`none` (spectral losses only)."
         ),
     ] = "stft",

@@ -7,10 +7,11 @@ real audio (feature matching), which removes the smeared, metallic artefacts tha
 alone leave. On a 2-core CPU it makes a training step 18x slower.
 
 ``magnitude`` is the same network at one scale (window 1024) on the log-magnitude spectrogram
-below a quarter of the sample rate (6 kHz at 24 kHz), with half the filters: about a tenth of the
-cost, which a CPU can afford. It targets over-smoothing: under L1 spectral losses a decoder
-unsure of the pitch does better drawing a smooth envelope than harmonics a bin off, and a
-discriminator that sees the fine structure rejects the smooth envelope.
+below a quarter of the sample rate (6 kHz at 24 kHz), with half the filters: about 1/16 of the
+cost (a training step 2.5x slower than none on a 2-core CPU). It targets over-smoothing: under
+L1 spectral losses a decoder unsure of the pitch does better drawing a smooth envelope than
+harmonics a bin off, and a discriminator that sees the fine structure rejects the smooth
+envelope.
 """
 
 from __future__ import annotations
