@@ -180,8 +180,7 @@ def initialise_from(model: RVQModel, path: str | Path) -> None:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if ModelConfig.from_dict(ckpt["config"]) != model.cfg:
         raise ValueError(f"--init {path}: its model shape differs from the one being trained")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state"].items()}
-    result = model.load_state_dict(state, strict=False)
+    result = model.load_state_dict(ckpt["state"], strict=False)  # float16 is copied into float32
     if result.unexpected_keys:
         raise ValueError(f"--init {path}: weights this model lacks: {result.unexpected_keys}")
 
@@ -219,8 +218,6 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
 
     step, elapsed_before = 0, 0.0
     ckpt_path = out / "checkpoint.pt"
-    if cfg.init and not resume:
-        initialise_from(model, cfg.init)
     if resume:
         if not ckpt_path.exists():
             raise FileNotFoundError(f"--resume: no {ckpt_path} to resume from")
@@ -238,6 +235,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         step, elapsed_before = state["step"], state["elapsed_s"]
+    elif cfg.init:
+        initialise_from(model, cfg.init)
 
     def save() -> None:
         state = {
