@@ -89,6 +89,11 @@ def test_errors_name_the_cause(codec, tiny_checkpoint, tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(EvalkitError, match="not a usable checkpoint"):
         RVQCodec(checkpoint=str(junk))
+    old_version = torch.load(tiny_checkpoint, weights_only=True)
+    del old_version["state"]["decoder.frame_in_cycle.weight"]
+    torch.save(old_version, tmp_path / "old.pt")
+    with pytest.raises(EvalkitError, match="older evalkit.*missing decoder.frame_in_cycle.weight"):
+        RVQCodec(checkpoint=str(tmp_path / "old.pt"))
 
 
 def test_identity_records_checkpoint_hash(codec, tiny_checkpoint):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from evalkit.cli import app
 from evalkit.codecs.rvq.model import RVQModel
-from evalkit.codecs.rvq.train import export_model, initialise_from
+from evalkit.codecs.rvq.train import Corpus, export_model, initialise_from
 from tests.conftest import DEFAULT_SET, default_clips
 from tests.test_rvq_quantizer import TINY
 
@@ -72,6 +73,26 @@ def test_train_two_steps_then_resume(tiny_data, tmp_path):
          "--init", str(out / "model.pt")],
     )  # fmt: skip
     assert tuned.exit_code == 0, tuned.output
+
+
+def test_ctrl_c_finishes_the_step_and_writes_checkpoint_and_model(tiny_data, tmp_path, monkeypatch):
+    sample = Corpus.sample
+
+    def interrupting_sample(self, *args):
+        if self.calls == 2:  # Ctrl-C arrives while the second step is being computed
+            signal.raise_signal(signal.SIGINT)
+        self.calls += 1
+        return sample(self, *args)
+
+    monkeypatch.setattr(Corpus, "calls", 0, raising=False)
+    monkeypatch.setattr(Corpus, "sample", interrupting_sample)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [*train_args(tiny_data, out, 50), "--discriminator", "none"])
+    assert result.exit_code == 0, result.output
+    assert "stopping after step 3" in result.output
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
+    assert torch.load(out / "model.pt", weights_only=True)["meta"]["steps"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_init_copies_the_weights_and_keeps_modules_the_checkpoint_lacks(tmp_path):

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import csv
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -171,7 +175,17 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQModel, dict]:
     """Rebuild a model from an inference checkpoint; returns (model in eval mode, meta)."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
     model = RVQModel(ModelConfig.from_dict(ckpt["config"])).to(device)
-    model.load_state_dict(ckpt["state"])
+    result = model.load_state_dict(ckpt["state"], strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            "its weights do not fit this version of the model (from an older evalkit?): "
+            + "; ".join(
+                f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+                for what, keys in (("missing", result.missing_keys),
+                                   ("unexpected", result.unexpected_keys))
+                if keys
+            )
+        )  # fmt: skip
     return model.eval(), ckpt["meta"]
 
 
@@ -186,6 +200,27 @@ def initialise_from(model: RVQModel, path: str | Path) -> None:
 
 
 # -- training --------------------------------------------------------------------------------------
+@contextmanager
+def stop_requests() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C, so the loop can finish its step and write the checkpoint
+    and model.pt; a second Ctrl-C aborts at once. (Off the main thread, Ctrl-C is not caught.)"""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def lr_factor(progress: float, step: int, warmup: int) -> float:
     """Linear warm-up, then cosine decay to 10% of the peak as progress goes 0 -> 1."""
     if step < warmup:
@@ -263,11 +298,17 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     t0 = time.monotonic()
     columns = [TextColumn("rvq"), BarColumn(), TextColumn("{task.completed}/{task.total}")]
     columns += [TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
-    with Progress(*columns, disable=not show_progress) as bar:
+    with Progress(*columns, disable=not show_progress) as bar, stop_requests() as stop:
         task = bar.add_task("train", total=cfg.steps, completed=step, losses="")
         while step < cfg.steps:
             elapsed = time.monotonic() - t0
             if elapsed > budget_s:
+                break
+            if stop.is_set():
+                bar.console.print(
+                    f"Ctrl-C: stopping after step {step}, writing checkpoint.pt and model.pt "
+                    "(continue with --resume)"
+                )
                 break
             progress = max(step / cfg.steps, elapsed / budget_s)
             for opt in (opt_g, opt_d):
