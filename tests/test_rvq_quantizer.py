@@ -116,6 +116,25 @@ def test_bypass_decodes_the_latents_themselves():
     assert torch.equal(out, model.decoder(model.encoder(wav)))
 
 
+@pytest.mark.parametrize("sub", range(4))
+def test_encoder_short_view_says_where_in_its_frame_a_click_is(sub):
+    encoder = RVQModel(TINY).encoder
+    wav = torch.zeros(1, 1, 320 * 10)
+    wav[0, 0, 320 * 6 + 80 * sub + 40] = 1.0  # the centre of frame 6's sub-frame ``sub``
+    view = encoder.short_view(wav)
+    assert view.shape == (1, 161 * 4, 10)
+    energy = view[0].view(161, 4, 10).exp().sum(0)  # (sub-frame, frame)
+    assert divmod(int(energy.argmax()), 10) == (sub, 6)
+
+
+def test_encoder_short_view_starts_switched_off():
+    """Zero-initialised, so ``--init`` from a model trained without it starts unchanged."""
+    encoder = RVQModel(TINY).encoder
+    wav = torch.randn(1, 1, 3200) * 0.1
+    long = encoder.stft(wav).abs().clamp(min=1e-5).log()
+    assert torch.equal(encoder(wav), encoder.net(long))
+
+
 def test_stft_frames_invert_exactly_with_the_input_length():
     stft = SameSTFT(window=1280, hop=320)
     wav = torch.randn(2, 1, 320 * 30)

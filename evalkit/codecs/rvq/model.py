@@ -6,9 +6,10 @@ than a SEANet (SoundStream/EnCodec) of similar width, which is what made trainin
 possible (the model card has the comparison).
 
 * Encoder: a "same"-padded STFT (window 1280 = 4 hops, Hann), its log-magnitude (641 bins) into a
-  7-tap convolution, ConvNeXt blocks (depthwise 7-tap convolution, LayerNorm, 3x MLP) and a
-  projection to 128-dimensional latents. (A compressed complex spectrum as input learned several
-  times slower; the decoder invents phase anyway.)
+  7-tap convolution, plus the log-magnitudes of four short STFTs (window 320) per frame for
+  timing within it (see :class:`Encoder`), ConvNeXt blocks (depthwise 7-tap convolution,
+  LayerNorm, 3x MLP) and a projection to 128-dimensional latents. (A compressed complex spectrum
+  as the only input learned several times slower.)
 * Decoder (after Vocos, Siuzdenko 2023): a 7-tap convolution from the latents, ConvNeXt blocks, and
   a linear head that predicts each frame's log-magnitude and phase (relative to a phase vocoder's
   advance, see :class:`Decoder`); an inverse STFT with the same window turns them into the waveform.
@@ -95,8 +96,10 @@ class Backbone(nn.Module):
         self.norm_out = nn.LayerNorm(width)
         self.out = nn.Linear(width, c_out)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm_in(self.inp(x).transpose(1, 2)).transpose(1, 2)
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """``extra`` (B, width, T), if given, is added to the input convolution's output."""
+        x = self.inp(x) if extra is None else self.inp(x) + extra
+        x = self.norm_in(x.transpose(1, 2)).transpose(1, 2)
         x = self.blocks(x)
         return self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
 
@@ -129,15 +132,38 @@ class SameSTFT(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Waveform (B, 1, T) -> latents (B, latent_dim, T / hop)."""
+    """Waveform (B, 1, T) -> latents (B, latent_dim, T / hop).
+
+    Two views of each frame: the log-magnitude of the codec's own STFT (fine frequency, 53 ms),
+    and the log-magnitudes of the ``SUBFRAMES`` short STFTs (window = hop) that tile the frame's
+    hop, which say *when* within the frame energy arrives. The long window alone smears a click
+    over 53 ms; a magnitude-only codec with it cannot place transients, whatever its bitrate. The
+    short view enters through a 1-tap projection added to the input convolution, initialised to
+    zero so that a model trained without it starts unchanged (``evalkit train --init``).
+    """
+
+    SUBFRAMES = 4
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.stft = SameSTFT(cfg.window, cfg.hop)
+        self.short_stft = SameSTFT(cfg.hop, cfg.hop // self.SUBFRAMES)
         self.net = Backbone(cfg.bins, cfg.encoder_width, cfg.encoder_blocks, cfg.latent_dim)
+        self.timing = nn.Conv1d(self.SUBFRAMES * (cfg.hop // 2 + 1), cfg.encoder_width, 1)
+        nn.init.zeros_(self.timing.weight)
+        nn.init.zeros_(self.timing.bias)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        return self.net(self.stft(wav).abs().clamp(min=1e-5).log())
+        long = self.stft(wav).abs().clamp(min=1e-5).log()
+        return self.net(long, extra=self.timing(self.short_view(wav)))
+
+    def short_view(self, wav: torch.Tensor) -> torch.Tensor:
+        """(B, 1, T) -> (B, (hop // 2 + 1) * SUBFRAMES, T / hop): frame t's short log-magnitudes,
+        bin by bin, each bin's SUBFRAMES values in time order."""
+        short = self.short_stft(wav).abs().clamp(min=1e-5).log()  # (B, bins, SUBFRAMES * F)
+        b, bins, n = short.shape
+        frames = short.view(b, bins, n // self.SUBFRAMES, self.SUBFRAMES).transpose(2, 3)
+        return frames.reshape(b, bins * self.SUBFRAMES, n // self.SUBFRAMES)
 
 
 class Decoder(nn.Module):
