@@ -58,6 +58,8 @@ def train(
 ) -> None:
     """Train the RVQ codec on real audio; the result OUT/model.pt loads with --checkpoint.
 
+    Ctrl-C once stops after the current step and still writes OUT/checkpoint.pt and OUT/model.pt.
+
     Example: evalkit train rvq --data .traindata --steps 2000 --out runs/rvq --discriminator none
     """
     with user_errors():

@@ -176,16 +176,16 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQModel, dict]:
     ckpt = torch.load(path, map_location=device, weights_only=True)
     model = RVQModel(ModelConfig.from_dict(ckpt["config"])).to(device)
     result = model.load_state_dict(ckpt["state"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    problems = [
+        f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+        for what, keys in (("missing", result.missing_keys), ("unexpected", result.unexpected_keys))
+        if keys
+    ]
+    if problems:
         raise ValueError(
             "its weights do not fit this version of the model (from an older evalkit?): "
-            + "; ".join(
-                f"{what} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                for what, keys in (("missing", result.missing_keys),
-                                   ("unexpected", result.unexpected_keys))
-                if keys
-            )
-        )  # fmt: skip
+            + "; ".join(problems)
+        )
     return model.eval(), ckpt["meta"]
 
 
