@@ -87,12 +87,18 @@ def test_ctrl_c_finishes_the_step_and_writes_checkpoint_and_model(tiny_data, tmp
     monkeypatch.setattr(Corpus, "calls", 0, raising=False)
     monkeypatch.setattr(Corpus, "sample", interrupting_sample)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [*train_args(tiny_data, out, 50), "--discriminator", "none"])
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        result = CliRunner().invoke(
+            app, [*train_args(tiny_data, out, 50), "--discriminator", "none"]
+        )
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert result.exit_code == 0, result.output
     assert "stopping after step 3" in result.output
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 3
     assert torch.load(out / "model.pt", weights_only=True)["meta"]["steps"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_init_copies_the_weights_and_keeps_modules_the_checkpoint_lacks(tmp_path):

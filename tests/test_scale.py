@@ -99,8 +99,11 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
             ",".join(CHEAP), "--workers", "1"]
     env = dict(os.environ, EVALKIT_CACHE=str(tmp_path / "cache-a"))
     run_dir = tmp_path / "interrupted"
+    # SIG_DFL in the child: Ctrl-C must reach the run even when this test runs as a background
+    # job, whose processes inherit an ignored SIGINT.
     proc = subprocess.Popen([sys.executable, "-m", "evalkit", "run", *args, "--out", str(run_dir)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     shards = tmp_path / "cache-a" / "shards"
     deadline = time.time() + 180
     # Interrupt after the first clip's shard: the clip in flight may still finish (nothing

@@ -203,9 +203,11 @@ def initialise_from(model: RVQModel, path: str | Path) -> None:
 @contextmanager
 def stop_requests() -> Iterator[threading.Event]:
     """An event set by the first Ctrl-C, so the loop can finish its step and write the checkpoint
-    and model.pt; a second Ctrl-C aborts at once. (Off the main thread, Ctrl-C is not caught.)"""
+    and model.pt; a second Ctrl-C aborts at once. Off the main thread, or where SIGINT is ignored
+    (a background job), the handling is left as it is."""
     stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield stop
         return
 
