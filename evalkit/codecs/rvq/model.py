@@ -119,6 +119,10 @@ class SameSTFT(nn.Module):
             x, self.n_fft, self.hop, window=self.window, center=False, return_complex=True
         )
 
+    def log_magnitude(self, wav: torch.Tensor) -> torch.Tensor:
+        """(B, 1, T) -> natural-log magnitude (B, window // 2 + 1, T / hop), floored at 1e-5."""
+        return self(wav).abs().clamp(min=1e-5).log()
+
     def inverse(self, spec: torch.Tensor) -> torch.Tensor:
         """complex (B, window // 2 + 1, F) -> (B, 1, F * hop), by weighted overlap-add."""
         frames = spec.shape[-1]
@@ -154,13 +158,12 @@ class Encoder(nn.Module):
         nn.init.zeros_(self.timing.bias)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        long = self.stft(wav).abs().clamp(min=1e-5).log()
-        return self.net(long, extra=self.timing(self.short_view(wav)))
+        return self.net(self.stft.log_magnitude(wav), extra=self.timing(self.short_view(wav)))
 
     def short_view(self, wav: torch.Tensor) -> torch.Tensor:
         """(B, 1, T) -> (B, (hop // 2 + 1) * SUBFRAMES, T / hop): frame t's short log-magnitudes,
         bin by bin, each bin's SUBFRAMES values in time order."""
-        short = self.short_stft(wav).abs().clamp(min=1e-5).log()  # (B, bins, SUBFRAMES * F)
+        short = self.short_stft.log_magnitude(wav)  # (B, bins, SUBFRAMES * F)
         b, bins, n = short.shape
         frames = short.view(b, bins, n // self.SUBFRAMES, self.SUBFRAMES).transpose(2, 3)
         return frames.reshape(b, bins * self.SUBFRAMES, n // self.SUBFRAMES)
