@@ -68,8 +68,9 @@ def client_peak_mb(n_clips: int) -> float:
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
         )
         env = dict(os.environ, EVALKIT_CACHE=str(Path(tmp) / "cache"))
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
         return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -82,16 +83,21 @@ def main() -> None:
     parser.add_argument("--memory-clips", default="50,5000")
     args = parser.parse_args()
     config = RunConfig(
-        codecs=(args.codec,), bitrates_kbps=tuple(float(b) for b in args.bitrates.split(",")),
-        limit=args.clips, metrics=tuple(args.metrics.split(",")) if args.metrics else None,
+        codecs=(args.codec,),
+        bitrates_kbps=tuple(float(b) for b in args.bitrates.split(",")),
+        limit=args.clips,
+        metrics=tuple(args.metrics.split(",")) if args.metrics else None,
     )
     n = len(load_dataset("default", limit=args.clips).clips)
     loop = plain_loop(config)
     one = timed_run(config, 1)
     two = timed_run(config, 2)
     report = {
-        "clips": n, "codec": args.codec, "bitrates": args.bitrates,
-        "plain_loop_s": round(loop, 1), "evalkit_1_worker_s": round(one, 1),
+        "clips": n,
+        "codec": args.codec,
+        "bitrates": args.bitrates,
+        "plain_loop_s": round(loop, 1),
+        "evalkit_1_worker_s": round(one, 1),
         "evalkit_2_workers_s": round(two, 1),
         "speedup_2_vs_1_workers": round(one / two, 2),
         "overhead_1_worker_vs_loop": round(one / loop, 2),

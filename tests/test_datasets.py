@@ -50,7 +50,9 @@ def test_default_manifest_matches_the_files():
         assert sha256_file(path) == r["sha256"], r["id"]
         info = sf.info(str(path))
         assert (info.format, info.samplerate, info.channels) == (
-            "FLAC", int(r["sample_rate_hz"]), int(r["channels"])
+            "FLAC",
+            int(r["sample_rate_hz"]),
+            int(r["channels"]),
         )
         assert info.frames == int(r["frames"])
         assert info.subtype == f"PCM_{r['bits']}"
@@ -203,7 +205,10 @@ def test_jsonl_manifest_with_windows_and_checksums(tmp_path):
     ds = load_dataset(f"manifest:{manifest}")
     second, first = ds.clips  # sorted by id
     assert (first.clip_id, first.start_s, first.duration_s, first.path) == (
-        "first", 0.5, 1.0, str(a)
+        "first",
+        0.5,
+        1.0,
+        str(a),
     )
     assert (second.clip_id, second.domain) == ("audio/b", "music")
 
@@ -303,7 +308,17 @@ def test_segment_cuts_full_windows_and_keeps_short_files_whole():
 def test_list_datasets_names_every_loader_with_licence_and_source():
     lines = list_datasets()
     names = [line.split(":")[0].split()[0] for line in lines]
-    for name in ("default", "folder", "manifest", "librispeech", "vctk", "daps", "musdb18hq",
-                 "musdb18", "esc50", "fsd50k"):
+    for name in (
+        "default",
+        "folder",
+        "manifest",
+        "librispeech",
+        "vctk",
+        "daps",
+        "musdb18hq",
+        "musdb18",
+        "esc50",
+        "fsd50k",
+    ):
         assert name in names
     assert all("licence:" in line and "get it:" in line for line in lines)

@@ -133,13 +133,24 @@ def test_prepare_then_load(server, tmp_path, monkeypatch):
     for part, data in archives.items():
         server.files[f"/mirror/{part}.tar.gz"] = data
         pinned.append(Archive(f"https://example.invalid/{part}.tar.gz", sha(data), part=part))
-    monkeypatch.setitem(SOURCES, "librispeech",
-                        replace(SOURCES["librispeech"], archives=tuple(pinned)))
+    monkeypatch.setitem(
+        SOURCES, "librispeech", replace(SOURCES["librispeech"], archives=tuple(pinned))
+    )
     root = tmp_path / "libri"
     from evalkit.cli import app
 
-    result = CliRunner().invoke(app, ["datasets", "prepare", "librispeech", "--root", str(root),
-                                      "--mirror", f"{server.url}/mirror"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "datasets",
+            "prepare",
+            "librispeech",
+            "--root",
+            str(root),
+            "--mirror",
+            f"{server.url}/mirror",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "test-clean.tar.gz: extracted" in result.output
     assert [c.clip_id for c in load_dataset(f"librispeech:{root}").clips] == [

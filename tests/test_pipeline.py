@@ -20,8 +20,17 @@ METRICS = ("mel_distance", "stoi")
 @pytest.fixture(scope="module")
 def opus_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    return evaluate(RunConfig(codecs=("opus", "pcm"), bitrates_kbps=(32.0, 256.0), limit=1,
-                              metrics=METRICS, workers=2, save_audio=True), out)
+    return evaluate(
+        RunConfig(
+            codecs=("opus", "pcm"),
+            bitrates_kbps=(32.0, 256.0),
+            limit=1,
+            metrics=METRICS,
+            workers=2,
+            save_audio=True,
+        ),
+        out,
+    )
 
 
 def test_every_clip_codec_bitrate_has_rows_and_ok_values_are_finite(opus_run):
@@ -37,8 +46,15 @@ def test_every_clip_codec_bitrate_has_rows_and_ok_values_are_finite(opus_run):
 
 
 def test_run_folder_holds_every_table_and_provenance(opus_run):
-    for name in ("results.parquet", "results.csv", "summary.csv", "codes.parquet",
-                 "codebooks.csv", "run.json", "run.log"):
+    for name in (
+        "results.parquet",
+        "results.csv",
+        "summary.csv",
+        "codes.parquet",
+        "codebooks.csv",
+        "run.json",
+        "run.log",
+    ):
         assert (opus_run / name).exists(), name
     meta = json.loads((opus_run / "run.json").read_text())
     assert meta["status"] == "completed" and meta["finished_utc"]
@@ -46,8 +62,12 @@ def test_run_folder_holds_every_table_and_provenance(opus_run):
     assert meta["config"]["codecs"] == ["opus", "pcm"]
     assert meta["dataset"]["n_clips"] == 3
     summary = pd.read_csv(opus_run / "summary.csv")
-    row = summary[(summary.codec == "opus") & (summary.bitrate_kbps == 32)
-                  & (summary.domain == "all") & (summary.metric == "bitrate_measured_kbps")]
+    row = summary[
+        (summary.codec == "opus")
+        & (summary.bitrate_kbps == 32)
+        & (summary.domain == "all")
+        & (summary.metric == "bitrate_measured_kbps")
+    ]
     assert abs(row["mean"].item() - 32) < 0.5 and row["n"].item() == 3
 
 
@@ -64,22 +84,33 @@ def test_pcm_at_16_bits_is_near_transparent(opus_run):
     assert mel["value"].max() < coarse["value"].min()
 
 
-def test_rerun_skips_finished_shards_and_new_metric_computes_only_itself(opus_run, tmp_path,
-                                                                         monkeypatch):
+def test_rerun_skips_finished_shards_and_new_metric_computes_only_itself(
+    opus_run, tmp_path, monkeypatch
+):
     calls = []
     real = runner.execute
-    monkeypatch.setattr(runner, "execute",
-                        lambda tasks, *a, **k: calls.append(list(tasks)) or real(iter([]), *a, **k))
-    again = evaluate(RunConfig(codecs=("opus", "pcm"), bitrates_kbps=(32.0, 256.0), limit=1,
-                               metrics=METRICS, workers=1), tmp_path / "again")
+    monkeypatch.setattr(
+        runner,
+        "execute",
+        lambda tasks, *a, **k: calls.append(list(tasks)) or real(iter([]), *a, **k),
+    )
+    again = evaluate(
+        RunConfig(
+            codecs=("opus", "pcm"), bitrates_kbps=(32.0, 256.0), limit=1, metrics=METRICS, workers=1
+        ),
+        tmp_path / "again",
+    )
     assert calls == []  # nothing to do: every shard was found
     pd.testing.assert_frame_equal(
         pd.read_parquet(again / "results.parquet").drop(columns="run_id"),
-        pd.read_parquet(opus_run / "results.parquet").drop(columns="run_id"))
-    plan = runner.prepare(RunConfig(codecs=("pcm",), bitrates_kbps=(256.0,), limit=1,
-                                    metrics=(*METRICS, "si_sdr")))
-    tasks = list(runner.plan_tasks(plan, runner.ShardStore(runner.default_root()), None, None,
-                                   (256.0,)))
+        pd.read_parquet(opus_run / "results.parquet").drop(columns="run_id"),
+    )
+    plan = runner.prepare(
+        RunConfig(codecs=("pcm",), bitrates_kbps=(256.0,), limit=1, metrics=(*METRICS, "si_sdr"))
+    )
+    tasks = list(
+        runner.plan_tasks(plan, runner.ShardStore(runner.default_root()), None, None, (256.0,))
+    )
     assert tasks and all(w.metrics == ("si_sdr",) for t in tasks for w in t.work)
 
 
@@ -89,9 +120,16 @@ def test_folder_with_unreadable_file_gives_error_row_naming_it(tmp_path):
     clip = next(c for c in default_clips() if c["domain"] == "music")
     shutil.copy(DEFAULT_SET / clip["path"], folder / "good.flac")
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
-    run_dir = evaluate(RunConfig(codecs=("opus",), bitrates_kbps=(12.0,),
-                                 dataset=f"folder:{folder}:music", metrics=("mel_distance",),
-                                 workers=1), tmp_path / "run")
+    run_dir = evaluate(
+        RunConfig(
+            codecs=("opus",),
+            bitrates_kbps=(12.0,),
+            dataset=f"folder:{folder}:music",
+            metrics=("mel_distance",),
+            workers=1,
+        ),
+        tmp_path / "run",
+    )
     df = pd.read_parquet(run_dir / "results.parquet")
     bad = df[df["clip_id"].str.contains("broken")]
     assert len(bad) and (bad["status"] == "error").all()

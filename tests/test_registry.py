@@ -53,8 +53,15 @@ def make_plugin(root: Path) -> dict[str, str]:
 
 
 def evalkit_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evalkit", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "evalkit", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -63,9 +70,23 @@ def test_third_party_codec_runs_by_name(tmp_path):
     listed = evalkit_cli("codecs", env=env, cwd=tmp_path)
     assert listed.returncode == 0 and "halver" in listed.stdout
     out = tmp_path / "run"
-    done = evalkit_cli("run", "--codec", "halver", "--bitrates", "64", "--limit", "1",
-                       "--metrics", "mel_distance", "--workers", "1", "--out", str(out),
-                       env=env, cwd=tmp_path)
+    done = evalkit_cli(
+        "run",
+        "--codec",
+        "halver",
+        "--bitrates",
+        "64",
+        "--limit",
+        "1",
+        "--metrics",
+        "mel_distance",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     results = pd.read_parquet(out / "results.parquet")
     assert set(results["codec"]) == {"halver"}

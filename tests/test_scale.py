@@ -37,16 +37,41 @@ def cluster():
     """A real scheduler and two real single-threaded worker processes on 127.0.0.1."""
     port = _free_port()
     addr = f"tcp://127.0.0.1:{port}"
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
-                               "--host", "127.0.0.1", "--port", str(port),
-                               "--dashboard-address", ":0"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                ":0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     time.sleep(2)
     for _ in range(2):
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nthreads", "1",
-             "--no-nanny", "--no-dashboard"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    addr,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     from distributed import Client
 
     with Client(addr, timeout="30s") as c:
@@ -60,10 +85,16 @@ def cluster():
 def test_existing_cluster_gives_the_same_results_as_a_local_run(tmp_path, cluster):
     addr, _ = cluster
     config = RunConfig(codecs=("pcm", "opus"), bitrates_kbps=(64.0,), limit=1, metrics=CHEAP)
-    remote = evaluate(RunConfig(**{**config.__dict__, "scheduler": addr}), tmp_path / "remote",
-                      cache_dir=tmp_path / "cache-remote")
-    local = evaluate(RunConfig(**{**config.__dict__, "workers": 1}), tmp_path / "local",
-                     cache_dir=tmp_path / "cache-local")
+    remote = evaluate(
+        RunConfig(**{**config.__dict__, "scheduler": addr}),
+        tmp_path / "remote",
+        cache_dir=tmp_path / "cache-remote",
+    )
+    local = evaluate(
+        RunConfig(**{**config.__dict__, "workers": 1}),
+        tmp_path / "local",
+        cache_dir=tmp_path / "cache-local",
+    )
     a, b = _values(remote), _values(local)
     assert len(a) == 2 * 3 * (len(CHEAP) + 2)  # 2 codecs x 3 clips x (metrics + 2 bitrate rows)
     pd.testing.assert_frame_equal(a, b)
@@ -72,8 +103,9 @@ def test_existing_cluster_gives_the_same_results_as_a_local_run(tmp_path, cluste
 
 def test_killed_worker_loses_nothing(tmp_path, cluster):
     addr, procs = cluster
-    config = RunConfig(codecs=("opus",), bitrates_kbps=(8.0, 16.0), limit=3, metrics=CHEAP,
-                       scheduler=addr)
+    config = RunConfig(
+        codecs=("opus",), bitrates_kbps=(8.0, 16.0), limit=3, metrics=CHEAP, scheduler=addr
+    )
     shards = tmp_path / "cache"
 
     def kill_when_started() -> None:
@@ -95,15 +127,29 @@ def test_killed_worker_loses_nothing(tmp_path, cluster):
 
 
 def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
-    args = ["--codec", "opus", "--bitrates", "8,16", "--limit", "4", "--metrics",
-            ",".join(CHEAP), "--workers", "1"]
+    args = [
+        "--codec",
+        "opus",
+        "--bitrates",
+        "8,16",
+        "--limit",
+        "4",
+        "--metrics",
+        ",".join(CHEAP),
+        "--workers",
+        "1",
+    ]
     env = dict(os.environ, EVALKIT_CACHE=str(tmp_path / "cache-a"))
     run_dir = tmp_path / "interrupted"
     # SIG_DFL in the child: Ctrl-C must reach the run even when this test runs as a background
     # job, whose processes inherit an ignored SIGINT.
-    proc = subprocess.Popen([sys.executable, "-m", "evalkit", "run", *args, "--out", str(run_dir)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalkit", "run", *args, "--out", str(run_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     shards = tmp_path / "cache-a" / "shards"
     deadline = time.time() + 180
     # Interrupt after the first clip's shard: the clip in flight may still finish (nothing
@@ -113,15 +159,26 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
     partial = pd.read_parquet(run_dir / "results.parquet")
-    resumed = subprocess.run([sys.executable, "-m", "evalkit", "run", "--resume", str(run_dir)],
-                             env=env, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", "--resume", str(run_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     env_b = dict(os.environ, EVALKIT_CACHE=str(tmp_path / "cache-b"))
     clean = tmp_path / "clean"
-    done = subprocess.run([sys.executable, "-m", "evalkit", "run", *args, "--out", str(clean)],
-                          env=env_b, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "evalkit", "run", *args, "--out", str(clean)],
+        env=env_b,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     assert len(partial) < len(_values(clean))  # it really was interrupted
     pd.testing.assert_frame_equal(_values(run_dir), _values(clean))
-    pd.testing.assert_frame_equal(pd.read_csv(run_dir / "summary.csv"),
-                                  pd.read_csv(clean / "summary.csv"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run_dir / "summary.csv"), pd.read_csv(clean / "summary.csv")
+    )

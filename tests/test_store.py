@@ -11,8 +11,16 @@ from evalkit.pipeline.store import ShardStore
 
 
 def _row(value: float) -> dict:
-    return {"codec": "pcm", "bitrate_kbps": 64.0, "clip_id": "a", "domain": "speech",
-            "metric": "x", "value": value, "status": "ok", "metric_version": "{}"}
+    return {
+        "codec": "pcm",
+        "bitrate_kbps": 64.0,
+        "clip_id": "a",
+        "domain": "speech",
+        "metric": "x",
+        "value": value,
+        "status": "ok",
+        "metric_version": "{}",
+    }
 
 
 def test_written_shard_is_found_and_read_back(tmp_path):
