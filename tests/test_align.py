@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from evalkit import audio as A
+from evalkit import registry
 from evalkit.codecs.base import Encoded
 from evalkit.codecs.pcm import PCM
 from evalkit.codecs.pyav import MP3, Opus
 from evalkit.pipeline.align import apply_lag, estimate_lag, probe_signal
+from evalkit.pipeline.scoring import score_metric
 from evalkit.pipeline.task import CodecSpec, codec_lag
 from tests.conftest import DEFAULT_SET, default_clips
 
@@ -75,6 +77,21 @@ def test_apply_lag_trims_to_common_length():
     deg = np.concatenate([[[0, 0]], ref, [[0]]], axis=1)
     r, d = apply_lag(ref, deg, 2)
     assert np.array_equal(r, d)
+
+
+@pytest.mark.parametrize("name", registry.names(registry.METRICS))
+def test_a_clip_shorter_than_the_codec_delay_is_not_applicable_and_says_why(name):
+    """A 10-sample clip decoded with a 12-sample delay leaves no overlap: every metric says so
+    (none crashes on empty input)."""
+    ref, deg = apply_lag(np.ones((1, 10), np.float32), np.ones((1, 10), np.float32), 12)
+    assert ref.shape == deg.shape == (1, 0)
+    metric = registry.load(registry.METRICS, name)()
+    domain = next(d for d in ("speech", "music") if metric.applies_to(d))
+    for row in score_metric(name, "key", "tiny", domain, ref, deg, 48000):
+        assert row["status"] == "not_applicable", row["error"]
+        assert row["error"] == (
+            f"tiny: {name}: nothing to compare, the clip is no longer than the codec's delay"
+        )
 
 
 class PhaseFreePCM(PCM):

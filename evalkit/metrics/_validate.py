@@ -33,9 +33,10 @@ def audible(reference: np.ndarray, metric: str) -> None:
 
 def long_enough(samples: int, sample_rate_hz: int, minimum_s: float, metric: str) -> None:
     if samples < round(minimum_s * sample_rate_hz):
+        seconds = samples / sample_rate_hz
+        length = f"{seconds:.3f} s" if seconds >= 0.001 else f"{samples} samples"
         raise NotApplicable(
-            f"{metric}: clip is {samples / sample_rate_hz:.3f} s, shorter than the {minimum_s:g} s "
-            "it needs"
+            f"{metric}: clip is {length}, shorter than the {minimum_s:g} s it needs"
         )
 
 

@@ -3,7 +3,8 @@
 pystoi resamples to 10 kHz internally; handing it the clip at its own rate (``sample_rate_hz =
 None``) keeps evalkit's value equal to pystoi's on the same signals, at every input rate. After
 pystoi drops silent frames it needs 30 frames (about 0.4 s of sound at 10 kHz); with fewer it warns
-and returns 1e-5, which evalkit records as not applicable instead of a score.
+and returns 1e-5, which evalkit records as not applicable instead of a score. A clip shorter than
+0.4 s cannot have them (and under one frame pystoi crashes), so it is not applicable up front.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 from evalkit.errors import NotApplicable
 from evalkit.metrics import _validate as V
 from evalkit.metrics.base import Metric
+
+MIN_SECONDS = 0.4  # 30 frames of 256 samples at pystoi's 10 kHz, hop 128
 
 
 class STOI(Metric):
@@ -38,6 +41,7 @@ class STOI(Metric):
     def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> np.ndarray:
         ref = V.mono(reference, "reference")
         V.audible(ref, self.name)
+        V.long_enough(ref.size, sample_rate_hz, MIN_SECONDS, self.name)
         return ref
 
     def score(

@@ -80,6 +80,11 @@ def score_metric(
 
     if not metric.applies_to(domain):
         return rows(NOT_APPLICABLE, f"{clip_id}: {name} does not apply to {domain}")
+    if ref.shape[-1] == 0:  # apply_lag left no overlap
+        return rows(
+            NOT_APPLICABLE,
+            f"{clip_id}: {name}: nothing to compare, the clip is no longer than the codec's delay",
+        )
     started = time.perf_counter()
     try:
         m_rate = metric.sample_rate_hz or rate

@@ -95,6 +95,8 @@ def build_hostile(folder: Path) -> dict[str, str]:
     case("zero-samples", "valid WAV holding zero samples")
     write(folder / "short.wav", speech[:, : int(0.1 * rate)], rate, "PCM_16")
     case("short", "0.1 s of speech (PESQ needs 0.25 s)")
+    write(folder / "few-samples.wav", speech[:, 4000:4010], rate, "PCM_16")
+    case("few-samples", "10 samples of speech, under one analysis frame of every metric")
     write(folder / "silence.wav", np.zeros((1, 2 * rate), np.float32), rate, "PCM_16")
     case("silence", "2 s of digital silence")
     for bad in ("nan", "inf"):

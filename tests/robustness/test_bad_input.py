@@ -25,7 +25,7 @@ from tests.robustness.conftest import (
     one_hour_wav,
 )
 
-#: tests that wait for real CLI runs (Dask start-up, 24 clips: about 1-2 minutes under load)
+#: tests that wait for real CLI runs (Dask start-up, 25 clips: about 1-2 minutes under load)
 slow = pytest.mark.slow
 OK, NA, ERROR = "ok", "not_applicable", "error"
 SCORES = ("pesq_wb", "stoi", "mel_distance")
@@ -47,8 +47,11 @@ SCORED = [*CLEAN, "truncated.wav", "lying-header", "square", "eight-channels", "
           "with space", UNICODE_NAME, SHELL_NAME, "sub/inner", "dup.wav", "dup.flac"]  # fmt: skip
 NOT_SCORED = {
     "short": {"pesq_wb": (NA, "pesq: clip is 0.100 s, shorter than the 0.25 s it needs"),
-              "stoi": (NA, "stoi: fewer than 30 non-silent frames"),
+              "stoi": (NA, "stoi: clip is 0.100 s, shorter than the 0.4 s it needs"),
               "mel_distance": (OK, "")},
+    "few-samples": {"pesq_wb": (NA, "pesq: clip is 10 samples, shorter than the 0.25 s it needs"),
+                    "stoi": (NA, "stoi: clip is 10 samples, shorter than the 0.4 s it needs"),
+                    "mel_distance": (NA, "mel_distance: clip has 28 samples; its 2048-sample")},
     "silence": {m: (NA, f"{m.split('_wb')[0]}: the reference is silent") for m in SCORES},
 }  # fmt: skip
 
@@ -107,7 +110,7 @@ def test_strict_exits_1_after_completing_the_run_and_writing_every_table(runs):
     assert code == 1, stderr
     out = runs["hostile"].out
     meta = json.loads((out / "run.json").read_text())
-    assert meta["status"] == "completed" and meta["tasks_run"] == 24
+    assert meta["status"] == "completed" and meta["tasks_run"] == 25
     assert "values failed" in stdout and "Traceback" not in stderr
     summary = pd.read_csv(out / "summary.csv")
     assert summary.loc[summary["domain"] == "all", "errors"].sum() > 0
