@@ -101,3 +101,25 @@ def test_unknown_codec_suggests_the_close_name():
 
 def test_builtin_codecs_come_from_entry_points():
     assert {"opus", "mp3", "pcm"} <= set(registry.names(registry.CODECS))
+
+
+def test_editing_a_codecs_source_changes_its_identity_so_the_cache_is_not_reused(
+    tmp_path, monkeypatch
+):
+    """A plugin author edits decode() without bumping ``version``: results must be recomputed."""
+    import importlib.util
+
+    def identity_of(source: str) -> dict:
+        path = tmp_path / "halver_plugin.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("halver_plugin", path)
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, "halver_plugin", module)  # as an import would
+        spec.loader.exec_module(module)
+        return module.Halver().identity()
+
+    before = identity_of(THIRD_PARTY)
+    after = identity_of(THIRD_PARTY.replace("every second sample", "every 2nd sample"))
+    assert before["adapter_version"] == after["adapter_version"]
+    assert before["adapter_source"] != after["adapter_source"]
+    assert identity_of(THIRD_PARTY) == before  # same code, same identity: the cache is reused

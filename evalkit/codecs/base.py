@@ -8,7 +8,10 @@ what counts as quality. Adding a codec = subclass :class:`Codec`, implement ``en
 from __future__ import annotations
 
 import abc
+import hashlib
+import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -130,8 +133,16 @@ class Codec(abc.ABC):
 
     # -- identity -----------------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
-        """What makes this codec's output reproducible: recorded in results, part of cache keys."""
-        return {"codec": self.name, "adapter_version": self.version}
+        """What makes this codec's output reproducible: recorded in results, part of cache keys.
+
+        ``adapter_source`` hashes the file that defines the adapter class, so editing a codec's
+        code (a plugin under development) computes fresh results instead of reusing cached ones.
+        """
+        return {
+            "codec": self.name,
+            "adapter_version": self.version,
+            "adapter_source": source_digest(type(self)),
+        }
 
     # -- coding -------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -187,3 +198,11 @@ class EncodeOnceCodec(Codec):
         self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: list[float]
     ) -> list[Encoded]:
         """Encode once; one ``Encoded`` per requested setting, in order."""
+
+
+def source_digest(cls: type) -> str:
+    """sha256 (16 hex digits) of the file defining ``cls``; "" where it has none (a REPL)."""
+    try:
+        return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()[:16]
+    except (OSError, TypeError):
+        return ""
