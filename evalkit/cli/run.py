@@ -155,8 +155,23 @@ def run(
     """
     with user_errors():
         if resume is not None:
+            given = {
+                "--codec": codec, "--bitrates": bitrates, "--out": out, "--metrics": metrics,
+                "--limit": limit, "--segment": segment, "--checkpoint": checkpoint,
+                "--profile": profile, "--dataset": dataset != "default",
+            }  # fmt: skip
+            if ignored := [flag for flag, value in given.items() if value]:
+                raise UsageError(
+                    f"--resume replays the run's own settings; drop {', '.join(ignored)} "
+                    "(or start a new run without --resume)"
+                )
             config, out = resume_config(resume), resume
         else:
+            if out is not None and (out / "run.json").exists():
+                raise UsageError(
+                    f"{out} already holds a run; continue it with `evalkit run --resume {out}`, "
+                    "or give another --out (delete the folder to start it over)"
+                )
             defaults = PROFILE_DEFAULTS.get(profile or "", {})
             codecs = (
                 tuple(registry.parse_list(registry.CODECS, codec))

@@ -81,3 +81,24 @@ def test_resume_from_an_edited_run_json_is_a_usage_error(edit, message, tmp_path
     result = CliRunner().invoke(app, ["run", "--resume", str(run)])
     assert result.exit_code == 2, (result.output, result.exception)
     assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_an_existing_run_folder_is_not_overwritten(tmp_path):
+    old = tmp_path / "run"
+    old.mkdir()
+    (old / "run.json").write_text('{"config": {}}')
+    result = CliRunner().invoke(app, [*RUN, "--out", str(old)])
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert f"{old} already holds a run; continue it with `evalkit run --resume {old}`" in (
+        result.stderr
+    )
+    assert (old / "run.json").read_text() == '{"config": {}}'
+
+
+def test_resume_with_settings_of_its_own_is_a_usage_error(tmp_path):
+    """--resume replays run.json; a --codec or --out beside it would be silently ignored."""
+    result = CliRunner().invoke(
+        app, ["run", "--resume", str(tmp_path), "--codec", "opus", "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert "--resume replays the run's own settings; drop --codec, --out" in result.stderr
