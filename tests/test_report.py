@@ -1,6 +1,7 @@
 """``evalkit report``: summaries with the lossy-source split, tables, BD-rate, plots, errors."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -100,3 +101,18 @@ def test_not_a_run_folder_is_one_clear_line(tmp_path):
     (tmp_path / "run.json").write_text("{")
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "not valid JSON" in flat(result.output)
+
+
+def test_report_and_leaderboard_of_an_interrupted_run_say_it_is_partial(run_dir, tmp_path):
+    cut = tmp_path / "cut"
+    shutil.copytree(run_dir, cut)
+    meta = json.loads((cut / "run.json").read_text())
+    (cut / "run.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+    report = runner.invoke(
+        app, ["report", str(cut), "--format", "md", "--out", str(tmp_path / "r")]
+    )
+    board = runner.invoke(app, ["leaderboard", str(cut), "--out", str(tmp_path / "lb")])
+    for result, page in ((report, "r/report.md"), (board, "lb/leaderboard.md")):
+        assert result.exit_code == 0, result.output
+        assert "did not complete (status: interrupted)" in flat(result.stderr)
+        assert "## Partial results" in (tmp_path / page).read_text()

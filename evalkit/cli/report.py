@@ -12,8 +12,17 @@ from evalkit.cli.common import user_errors
 from evalkit.reports import gate
 from evalkit.reports.leaderboard import DEFAULT_RANK_METRICS, write_leaderboard
 from evalkit.reports.report import FORMATS, parse_formats, write_report
+from evalkit.reports.rundir import load_run
 
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by evalkit run.")]
+
+
+def warn_if_unfinished(run_dirs: list[Path]) -> None:
+    """Partial tables look like complete ones: say so on stderr (the files say so too)."""
+    for run_dir in run_dirs:
+        reason = load_run(run_dir).unfinished
+        if reason:
+            typer.echo(f"warning: {reason}", err=True)
 
 
 @app.command()
@@ -29,6 +38,7 @@ def report(
     """Per-domain tables (mean, 95% CI, n, failures), BD-rate, rate–distortion, codebook plots."""
     with user_errors():
         written = write_report(run_dir, parse_formats(format), out)
+    warn_if_unfinished([run_dir])
     typer.echo("\n".join(str(p) for p in written))
 
 
@@ -48,6 +58,7 @@ def leaderboard(
     with user_errors():
         metrics = tuple(m.strip() for m in rank_by.split(",") if m.strip())
         written = write_leaderboard(run_dirs, out, metrics)
+    warn_if_unfinished(run_dirs)
     typer.echo(f"wrote {written[0]} and {written[1]}")
 
 

@@ -73,6 +73,8 @@ class Finding:
 
 def make_baseline(run: Run) -> dict[str, Any]:
     """The baseline document of a run: fingerprints plus every per-clip value."""
+    if run.unfinished:  # a partial baseline would let `check` pass on the cells it lacks
+        raise EvalkitError(f"no baseline from an unfinished run: {run.unfinished}")
     values = run.results[COLUMNS]
     for metric in values["metric"].unique():
         higher_is_better(metric)  # fail now, not in CI, on a metric with no known direction

@@ -141,7 +141,9 @@ def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: tuple[str, ...])
     quality = sorted(set(present) - set(BITRATE_ROWS))
     out.mkdir(parents=True, exist_ok=True)
     bd_section, _ = bd_rate_section(summary, [m for m in rank_by if m in present])
-    sections = ranked_tables(summary, rank_by, run_of) + [bd_section]
+    partial = " ".join(r.unfinished for r in runs if r.unfinished)
+    sections = [Section("Partial results", text=partial)] if partial else []
+    sections += ranked_tables(summary, rank_by, run_of) + [bd_section]
     sections.append(Section("Rate–distortion", figures=rd_figures(summary, quality, out / "plots")))
     failures = failures_section(results)
     if failures:

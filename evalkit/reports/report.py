@@ -147,7 +147,8 @@ def write_report(run_dir: str | Path, formats: list[str], out: Path | None = Non
     if not {"md", "html"} & set(formats):
         return written
     plot_dir = out / "plots"
-    sections = [Section("Results by domain", tables=metric_tables(summary)), bd_section]
+    sections = [Section("Partial results", text=run.unfinished)] if run.unfinished else []
+    sections += [Section("Results by domain", tables=metric_tables(summary)), bd_section]
     sections.append(Section("Rate–distortion", figures=rd_figures(summary, metrics, plot_dir)))
     sections += [s for s in (codebook_section(run, plot_dir), failures_section(run.results)) if s]
     written += sorted(plot_dir.glob("*"))

@@ -31,6 +31,17 @@ class Run:
         return str(self.meta["dataset"]["fingerprint"])
 
     @property
+    def unfinished(self) -> str | None:
+        """Why the run's tables are partial (interrupted, still running), or None if complete."""
+        status = self.meta.get("status", "completed")
+        if status == "completed":
+            return None
+        return (
+            f"run {self.path} did not complete (status: {status}); its tables hold only what "
+            f"finished. Complete it with `evalkit run --resume {self.path}`"
+        )
+
+    @property
     def metric_fingerprints(self) -> dict[str, Any]:
         return dict(self.meta.get("metrics") or {})
 
