@@ -135,12 +135,23 @@ def _encode_checked(
     encoded = codec.encode_many(x, x_rate, nominal)
     if len(encoded) != len(nominal):
         raise RuntimeError(f"codec returned {len(encoded)} encodings for {len(nominal)} bitrates")
+    for enc in encoded:
+        if not enc.payload_bits > 0 or not enc.duration_s > 0:  # also refuses NaN
+            raise RuntimeError(
+                f"codec reported payload_bits={enc.payload_bits}, duration_s={enc.duration_s}: "
+                "both must be positive (the exact bits a decoder needs, the input's length)"
+            )
     return encoded
 
 
 def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int) -> np.ndarray:
     """Decode and bring back to the reference's rate and channels, refusing broken output."""
     out, out_rate = codec.decode(enc)
+    if not np.issubdtype(np.asarray(out).dtype, np.floating):
+        raise RuntimeError(
+            f"codec returned {np.asarray(out).dtype} samples; decode must return float audio "
+            "in [-1, 1]"
+        )
     out = np.asarray(out, dtype=np.float32)
     if out.ndim != 2 or out.shape[1] == 0:
         raise RuntimeError(f"codec returned audio shaped {out.shape}, expected (channels, samples)")

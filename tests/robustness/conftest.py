@@ -143,6 +143,7 @@ def build_hostile(folder: Path) -> dict[str, str]:
 
 BROKEN_CODECS = '''
 """Adapters that break in every way a codec can: each misbehaves in exactly one respect."""
+import dataclasses
 import time
 
 import numpy as np
@@ -190,6 +191,22 @@ class WrongChannels(PCM):
         return np.repeat(out, 2, axis=0), rate  # stereo for a mono input
 
 
+class Int16(PCM):
+    name = "broken_int16"
+
+    def decode(self, encoded):
+        out, rate = super().decode(encoded)
+        return (out * 32767).astype(np.int16), rate  # PCM integers, not float audio
+
+
+class NoBits(PCM):
+    name = "broken_bits"
+
+    def encode(self, audio, sample_rate_hz, nominal_kbps):
+        encoded = super().encode(audio, sample_rate_hz, nominal_kbps)
+        return dataclasses.replace(encoded, payload_bits=0)
+
+
 class Hangs(PCM):
     name = "broken_hang"
 
@@ -205,6 +222,9 @@ BROKEN = {
     "broken_rate": "failed to decode: codec returned 105280 samples for 52640 (at 16000 Hz): "
     "wrong length or rate",
     "broken_channels": "failed to decode: codec returned 2 channels for a 1-channel input",
+    "broken_int16": "failed to decode: codec returned int16 samples; decode must return float "
+    "audio in [-1, 1]",
+    "broken_bits": "failed to encode: codec reported payload_bits=0, duration_s=",
     "broken_hang": "timed out after 3 s",
 }
 
@@ -223,6 +243,8 @@ def broken_plugin(root: Path) -> dict[str, str]:
         "broken_short": "Short",
         "broken_rate": "WrongRate",
         "broken_channels": "WrongChannels",
+        "broken_int16": "Int16",
+        "broken_bits": "NoBits",
         "broken_hang": "Hangs",
     }
     lines = [f"{name} = broken_codecs:{cls}" for name, cls in classes.items()]
