@@ -64,6 +64,24 @@ def parse_list(group: str, text: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     if not items:
         raise UsageError(f"no {_KIND[group]} named in {text!r}")
+    if group == METRICS:
+        items = list(dict.fromkeys(metric_of_output(item) for item in items))
     for item in items:
         load(group, item)
     return items
+
+
+def metric_of_output(name: str) -> str:
+    """The metric that computes output ``name`` (``pesq_wb`` -> ``pesq``), as tables name values
+    by output; a metric's own name, or an unknown one, comes back unchanged."""
+    eps = _entry_points(METRICS)
+    if name in eps:
+        return name
+    for metric in sorted(eps):
+        try:
+            cls = load(METRICS, metric)
+        except UsageError:  # a broken plug-in is reported when it is asked for
+            continue
+        if name in (cls.outputs or (cls.name,)):
+            return metric
+    return name

@@ -123,3 +123,13 @@ def test_editing_a_codecs_source_changes_its_identity_so_the_cache_is_not_reused
     assert before["adapter_version"] == after["adapter_version"]
     assert before["adapter_source"] != after["adapter_source"]
     assert identity_of(THIRD_PARTY) == before  # same code, same identity: the cache is reused
+
+
+def test_metrics_can_be_named_by_the_outputs_tables_show():
+    """Tables say pesq_wb; --metrics pesq_wb means the metric that computes it, once."""
+    assert registry.parse_list(registry.METRICS, "pesq_wb, mel_distance,pesq") == [
+        "pesq",
+        "mel_distance",
+    ]
+    with pytest.raises(UsageError, match="unknown metric 'pesq_xx'"):
+        registry.parse_list(registry.METRICS, "pesq_xx")

@@ -41,7 +41,8 @@ def metrics() -> None:
             cls = registry.load(registry.METRICS, name)
             rate = f"{cls.sample_rate_hz} Hz" if cls.sample_rate_hz else "clip rate"
             better = "higher ↑" if cls.higher_is_better else "lower ↓"
+            opt_in = "" if cls.in_default_run else f" (opt-in: --metrics {name})"
             _say(
                 f"[bold]{name:14}[/] {', '.join(cls.domains):28} {rate:9} {better:8} "
-                f"{cls.description}"
+                f"{cls.description}{opt_in}"
             )

@@ -111,7 +111,10 @@ def run(
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option(help="Metric(s), comma-separated (default: all; see `evalkit metrics`)."),
+        typer.Option(
+            help="Metric(s) or their outputs (pesq_wb), comma-separated (default: all but those "
+            "`evalkit metrics` marks opt-in)."
+        ),
     ] = None,
     limit: Annotated[
         int | None, typer.Option(help="At most N clips per domain (stratified, seeded).")
