@@ -110,11 +110,15 @@ def score_pair(
     """``evalkit score``: read, bring the degraded file to the reference's format, align, score."""
     if domain not in DOMAINS:
         raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
-    try:
-        ref, rate = A.read(reference)
-        deg, deg_rate = A.read(degraded)
-    except Exception as exc:
-        raise UsageError(f"cannot read audio: {one_line(exc)}") from None
+    read = {}
+    for path in (reference, degraded):
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
+        try:
+            read[path] = A.read(path)
+        except Exception as exc:
+            raise UsageError(f"{path}: cannot read audio: {one_line(exc)}") from None
+    (ref, rate), (deg, deg_rate) = read[reference], read[degraded]
     deg = A.resample(deg, deg_rate, rate)
     if deg.shape[0] != ref.shape[0]:
         deg = (
