@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,9 @@ def test_spectral_metrics_need_equal_shapes():
     x, sr = speech_at(m, 1.0)
     with pytest.raises(ValueError, match="differ in shape"):
         m.score(m.prepare(x, sr), x[:, :-1], sr)
+
+
+def test_readme_applicability_table_is_the_generated_one():
+    """README quotes the table the metric classes generate; a new metric must not leave it stale."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert applicability_table().strip() in readme

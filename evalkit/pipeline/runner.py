@@ -27,10 +27,10 @@ from evalkit.atomic import atomic_path
 from evalkit.audio import RESAMPLER
 from evalkit.datasets import load_dataset
 from evalkit.datasets.base import Clip
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.pipeline import provenance
 from evalkit.pipeline.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
-from evalkit.pipeline.scoring import fingerprint
+from evalkit.pipeline.scoring import fingerprint, one_line
 from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
 from evalkit.pipeline.summary import codebook_table, summarize
 from evalkit.pipeline.task import (
@@ -115,7 +115,12 @@ def prepare(config: RunConfig) -> Plan:
     codecs, nominal, skipped = {}, {}, []
     for name in config.codecs:
         spec = CodecSpec(name, config.checkpoints.get(name), config.device)
-        codec = get_codec(spec)
+        try:
+            codec = get_codec(spec)
+        except EvalkitError:
+            raise
+        except Exception as exc:  # a plug-in's constructor: one line, not a traceback
+            raise EvalkitError(f"codec {name!r} cannot start: {one_line(exc)}") from exc
         codecs[name] = (spec, json.dumps(codec.identity(), sort_keys=True))
         for budget in config.bitrates_kbps:
             try:

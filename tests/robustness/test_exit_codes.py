@@ -102,3 +102,18 @@ def test_resume_with_settings_of_its_own_is_a_usage_error(tmp_path):
     )
     assert result.exit_code == 2, (result.output, result.exception)
     assert "--resume replays the run's own settings; drop --codec, --out" in result.stderr
+
+
+def test_a_codec_whose_constructor_raises_is_one_line(tmp_path, monkeypatch):
+    """A plug-in that cannot start (a missing model file, a bad import) says so, no traceback."""
+    from evalkit.codecs.pcm import PCM
+    from evalkit.pipeline import task
+
+    monkeypatch.setattr(task, "_codecs", {})  # no instance built by an earlier test
+
+    def broken_init(self, checkpoint=None, device="cpu"):
+        raise FileNotFoundError("weights.bin is missing")
+
+    monkeypatch.setattr(PCM, "__init__", broken_init)
+    line = usage_error(RUN, tmp_path)
+    assert line == "error: codec 'pcm' cannot start: FileNotFoundError: weights.bin is missing"
