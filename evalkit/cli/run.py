@@ -232,9 +232,15 @@ def show_summary(run_dir: Path) -> None:
         wide.columns.name = None
         wide = wide.rename(columns={"bitrate_kbps": "kbps", "bitrate_measured_kbps": "measured"})
         print_table(wide, title=f"{domain}: mean per codec × bitrate (95% CIs in summary.csv)")
-    errors = int(summary.loc[summary["domain"] == "all", "errors"].sum())
-    if errors:
-        console.print(f"[red]{errors} values failed[/]: see the error column of results.csv")
+    per_codec = summary[summary["domain"] == "all"].groupby("codec")["errors"].sum()
+    if per_codec.sum():
+        failed = ", ".join(f"{codec} {int(n)}" for codec, n in per_codec.items() if n)
+        missing = sorted(set(summary["codec"]) - set(shown["codec"]))
+        nothing = f"; no value at all from {', '.join(missing)}" if missing else ""
+        console.print(
+            f"[red]{int(per_codec.sum())} values failed[/] ({failed}{nothing}): see the error "
+            "column of results.csv"
+        )
 
 
 def _has_failures(run_dir: Path) -> bool:

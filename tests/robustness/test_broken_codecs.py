@@ -16,6 +16,8 @@ pytestmark = pytest.mark.slow  # real CLI runs with Dask (about a minute under l
 def test_each_broken_adapter_gives_error_rows_with_its_cause(runs):
     code, stdout, stderr = runs["clean"].wait()
     assert code == 0, stderr  # failures are data: the run completed
+    broken = sorted(name for name in BROKEN if name != "broken_hang")
+    assert f"no value at all from {', '.join(broken)}" in " ".join(stdout.split())
     df = runs["clean"].results()
     for name, cause in BROKEN.items():
         if name == "broken_hang":
