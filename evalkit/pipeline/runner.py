@@ -301,6 +301,8 @@ def execute(tasks: Iterator[Task], client, store: ShardStore, progress, retries:
                     task.work,
                 )
             _store(store, task, result)
+            for text in result.tracebacks:  # the rows keep one line; run.log keeps where it broke
+                log.info("%s", text)
             failures += result.failures
             progress(task, result)
             fut.release()

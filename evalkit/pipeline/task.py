@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class TaskResult:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     codes: dict[float, list[dict[str, Any]]] = field(default_factory=dict)
     failures: int = 0
+    tracebacks: list[str] = field(default_factory=list)  # of codec failures, for run.log
 
 
 # -- per-worker caches
@@ -253,12 +255,9 @@ def run_task(task: Task) -> TaskResult:
         encoded = _encode_checked(codec, ref, rate, [w.nominal_kbps for w in task.work])
         encode_s = time.perf_counter() - started
     except Exception as exc:
-        fail_all(
-            task,
-            result,
-            f"{clip.clip_id}: {task.codec.name} failed to encode: {one_line(exc)}",
-            task.work,
-        )
+        message = f"{clip.clip_id}: {task.codec.name} failed to encode: {one_line(exc)}"
+        fail_all(task, result, message, task.work)
+        result.tracebacks.append(f"{message}\n{traceback.format_exc()}")
         return result
     for work, enc in zip(task.work, encoded, strict=True):
         _score_bitrate(task, work, enc, codec, ref, rate, encode_s, result)
@@ -283,13 +282,12 @@ def _score_bitrate(
         lag = codec_lag(codec, task.codec, work.nominal_kbps, rate, ref.shape[0])
         ref_a, deg_a = apply_lag(ref, decoded, lag)
     except Exception as exc:
-        fail_all(
-            task,
-            result,
+        message = (
             f"{clip.clip_id}: {task.codec.name} at {work.nominal_kbps:g} kbps "
-            f"failed to decode: {one_line(exc)}",
-            (work,),
+            f"failed to decode: {one_line(exc)}"
         )
+        fail_all(task, result, message, (work,))
+        result.tracebacks.append(f"{message}\n{traceback.format_exc()}")
         return
     if task.save_audio_dir:
         path = saved_audio_path(

@@ -49,3 +49,12 @@ def test_a_hanging_adapter_times_out_into_error_rows(runs):
     df = runs["hang"].results()
     assert len(df) == 5 and (df["status"] == "error").all()
     assert (df["error"] == f"{CLEAN[0]}: broken_hang {BROKEN['broken_hang']}").all()
+
+
+def test_run_log_keeps_the_traceback_of_each_codec_failure(runs):
+    """The rows carry one line; a codec author needs the file and line where it broke."""
+    runs["clean"].wait()
+    log = (runs["clean"].out / "run.log").read_text()
+    assert f"{CLEAN[0]}: broken_raises failed to encode: OSError: GPU fell off the bus" in log
+    assert "Traceback (most recent call last):" in log
+    assert 'broken_codecs.py", line' in log and "in encode" in log
