@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -178,6 +179,9 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert len(partial) < len(_values(clean))  # it really was interrupted
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert "--resume" not in meta["command"]  # the run is still the command that started it
+    assert meta["resumed_by"] == [f"evalkit run --resume {run_dir}"]
     pd.testing.assert_frame_equal(_values(run_dir), _values(clean))
     pd.testing.assert_frame_equal(
         pd.read_csv(run_dir / "summary.csv"), pd.read_csv(clean / "summary.csv")

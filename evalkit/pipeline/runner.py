@@ -405,6 +405,11 @@ def evaluate(
             "pipeline_version": PIPELINE_VERSION,
         },
     )
+    earlier = run_dir / "run.json"
+    with contextlib.suppress(OSError, ValueError):  # --resume: still the command that started it
+        before = json.loads(earlier.read_text())
+        meta["resumed_by"] = [*before.get("resumed_by", []), meta["command"]]
+        meta.update({k: before[k] for k in ("argv", "command", "started_utc") if k in before})
     provenance.write_json(run_dir / "run.json", {**meta, "status": "running"})
     handler = _log_to(run_dir)
     budgets = tuple(config.bitrates_kbps)
