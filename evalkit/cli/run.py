@@ -93,7 +93,8 @@ def run(
         typer.Option(
             "--dataset",
             "-d",
-            help="`default` (the embedded set), `folder:PATH[:DOMAIN]`, `manifest:FILE` or "
+            help="`default` (the embedded set), `folder:PATH[:DOMAIN]`, "
+            "`manifest:FILE[:allow-outside]` (paths may leave the manifest's folder) or "
             "`NAME:ROOT` (see `evalkit datasets`).",
         ),
     ] = "default",

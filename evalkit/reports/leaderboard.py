@@ -132,6 +132,11 @@ def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: tuple[str, ...])
     results = merge(runs)
     summary = summarize(results)
     present = sorted(set(summary.loc[summary["n"] > 0, "metric"]))
+    if not present:
+        raise UsageError(
+            "these runs hold no values (interrupted before any finished?); complete them with "
+            "`evalkit run --resume RUN_DIR`"
+        )
     if not set(rank_by) & set(present):
         raise UsageError(f"--rank-by {','.join(rank_by)}: not in these runs; choose from {present}")
     run_of: dict[str, str] = {}
