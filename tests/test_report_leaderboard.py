@@ -132,3 +132,15 @@ def test_bands():
         "12–24 kbps",
         "> 96 kbps",
     ]
+
+
+def test_runs_without_values_say_so(tmp_path):
+    """An interrupted run can hold no values at all: say that, not '--rank-by: choose from []'."""
+    import pandas as pd
+
+    run = write_run(tmp_path / "empty", {"opus": 1.0})
+    rows = pd.read_parquet(run / "results.parquet")
+    rows.iloc[:0].to_parquet(run / "results.parquet")
+    result = runner.invoke(app, ["leaderboard", str(run), "--out", str(tmp_path / "lb")])
+    assert result.exit_code == 2, result.output
+    assert "these runs hold no values (interrupted before any finished?)" in flat(result.stderr)
