@@ -148,13 +148,13 @@ def _encode_checked(
 
 def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int) -> np.ndarray:
     """Decode and bring back to the reference's rate and channels, refusing broken output."""
-    out, out_rate = codec.decode(enc)
-    if not np.issubdtype(np.asarray(out).dtype, np.floating):
+    raw, out_rate = codec.decode(enc)
+    raw = np.asarray(raw)
+    if not np.issubdtype(raw.dtype, np.floating):  # int16 PCM would score as 32767x too loud
         raise RuntimeError(
-            f"codec returned {np.asarray(out).dtype} samples; decode must return float audio "
-            "in [-1, 1]"
+            f"codec returned {raw.dtype} samples; decode must return float audio in [-1, 1]"
         )
-    out = np.asarray(out, dtype=np.float32)
+    out = raw.astype(np.float32, copy=False)
     if out.ndim != 2 or out.shape[1] == 0:
         raise RuntimeError(f"codec returned audio shaped {out.shape}, expected (channels, samples)")
     if not isinstance(out_rate, int | np.integer) or out_rate <= 0:
