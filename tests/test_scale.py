@@ -143,12 +143,15 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
     env = dict(os.environ, EVALKIT_CACHE=str(tmp_path / "cache-a"))
     run_dir = tmp_path / "interrupted"
     # SIG_DFL in the child: Ctrl-C must reach the run even when this test runs as a background
-    # job, whose processes inherit an ignored SIGINT.
+    # job, whose processes inherit an ignored SIGINT. Its own session: the SIGINT goes to the
+    # whole process group, Dask workers included, as a terminal's Ctrl-C does.
     proc = subprocess.Popen(
         [sys.executable, "-m", "evalkit", "run", *args, "--out", str(run_dir)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     shards = tmp_path / "cache-a" / "shards"
@@ -157,8 +160,10 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
     # computed is lost), and two clips are left for --resume whatever the timing.
     while time.time() < deadline and not list(shards.rglob("*.parquet")):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=120)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr  # the workers ignore it; evalkit stops them itself
     partial = pd.read_parquet(run_dir / "results.parquet")
     resumed = subprocess.run(
         [sys.executable, "-m", "evalkit", "run", "--resume", str(run_dir)],

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -250,24 +251,39 @@ def dask_client(config: RunConfig) -> Iterator:
     }
     import dask
 
-    with (
-        dask.config.set(
-            {
-                "distributed.nanny.pre-spawn-environ": env,
-                # workers import torch: on a loaded machine the default 30 s can run out
-                "distributed.comm.timeouts.connect": "180s",
-            }
-        ),
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    config_set = dask.config.set(
+        {
+            "distributed.nanny.pre-spawn-environ": env,
+            # workers import torch: on a loaded machine the default 30 s can run out
+            "distributed.comm.timeouts.connect": "180s",
+        }
+    )
+    with config_set:
+        with _sigint_ignored():  # inherited by the worker processes started here
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
+        with cluster, Client(cluster) as client:
+            yield client
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while local workers start, so that they ignore it for good: a terminal's
+    Ctrl-C reaches the whole process group, and workers would each print a KeyboardInterrupt
+    traceback while evalkit stops them itself. (Off the main thread, nothing to do.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def execute(tasks: Iterator[Task], client, store: ShardStore, progress, retries: int) -> int:
