@@ -51,6 +51,7 @@ def write_run(
     metric_fingerprints: dict | None = None,
     error_clip: str | None = None,
     error_text: str = "decoder failed",
+    run_status: str = "completed",
 ) -> Path:
     """Write ``path``/run.json, results.parquet/.csv, codes.parquet and codebooks.csv.
 
@@ -129,6 +130,7 @@ def write_run(
         "metrics": metric_fingerprints if metric_fingerprints is not None else METRIC_FP,
         "resampler": {"name": "kaiser_best"},
         "codecs": {c: {"adapter": "1"} for c in codecs},
+        "status": run_status,
     }
     (path / "run.json").write_text(json.dumps(meta, indent=1))
     return path

@@ -161,9 +161,7 @@ def test_real_pcm_runs(tmp_path, monkeypatch):
 
 def test_no_baseline_from_an_interrupted_run(tmp_path):
     """A baseline of what an interrupted run finished would let `check` pass on what it lacks."""
-    run = write_run(tmp_path / "cut", CODECS)
-    meta = json.loads((run / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+    run = write_run(tmp_path / "cut", CODECS, run_status="interrupted")
     result = runner.invoke(app, ["baseline", str(run), "--out", str(tmp_path / "b.json")])
     assert result.exit_code == 2, result.output
     assert "no baseline from an unfinished run: run" in flat(result.stderr)

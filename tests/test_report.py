@@ -1,7 +1,6 @@
 """``evalkit report``: summaries with the lossy-source split, tables, BD-rate, plots, errors."""
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -103,11 +102,8 @@ def test_not_a_run_folder_is_one_clear_line(tmp_path):
     assert result.exit_code == 2 and "not valid JSON" in flat(result.output)
 
 
-def test_report_and_leaderboard_of_an_interrupted_run_say_it_is_partial(run_dir, tmp_path):
-    cut = tmp_path / "cut"
-    shutil.copytree(run_dir, cut)
-    meta = json.loads((cut / "run.json").read_text())
-    (cut / "run.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+def test_report_and_leaderboard_of_an_interrupted_run_say_it_is_partial(tmp_path):
+    cut = write_run(tmp_path / "cut", {"rvq": 1.6, "opus": 1.0}, run_status="interrupted")
     report = runner.invoke(
         app, ["report", str(cut), "--format", "md", "--out", str(tmp_path / "r")]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +13,18 @@ from evalkit.cli.common import user_errors
 from evalkit.reports import gate
 from evalkit.reports.leaderboard import DEFAULT_RANK_METRICS, write_leaderboard
 from evalkit.reports.report import FORMATS, parse_formats, write_report
-from evalkit.reports.rundir import load_run
+from evalkit.reports.rundir import unfinished_note
 
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by evalkit run.")]
 
 
 def warn_if_unfinished(run_dirs: list[Path]) -> None:
-    """Partial tables look like complete ones: say so on stderr (the files say so too)."""
+    """Partial tables look like complete ones: say so on stderr (the files say so too). Reads
+    only run.json: the results were loaded by the writer already."""
     for run_dir in run_dirs:
-        reason = load_run(run_dir).unfinished
-        if reason:
-            typer.echo(f"warning: {reason}", err=True)
+        note = unfinished_note(run_dir, json.loads((run_dir / "run.json").read_text()))
+        if note:
+            typer.echo(f"warning: {note}", err=True)
 
 
 @app.command()

@@ -421,12 +421,12 @@ def evaluate(
             "pipeline_version": PIPELINE_VERSION,
         },
     )
-    earlier = run_dir / "run.json"
+    run_json = run_dir / "run.json"
     with contextlib.suppress(OSError, ValueError):  # --resume: still the command that started it
-        before = json.loads(earlier.read_text())
+        before = json.loads(run_json.read_text())
         meta["resumed_by"] = [*before.get("resumed_by", []), meta["command"]]
         meta.update({k: before[k] for k in ("argv", "command", "started_utc") if k in before})
-    provenance.write_json(run_dir / "run.json", {**meta, "status": "running"})
+    provenance.write_json(run_json, {**meta, "status": "running"})
     handler = _log_to(run_dir)
     budgets = tuple(config.bitrates_kbps)
     save_dir = str((run_dir / "audio").resolve()) if config.save_audio else None
@@ -455,7 +455,7 @@ def evaluate(
             tasks_run=len(tasks),
             failures_this_session=failures,
         )
-        provenance.write_json(run_dir / "run.json", meta)
+        provenance.write_json(run_json, meta)
     return run_dir
 
 

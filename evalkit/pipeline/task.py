@@ -234,6 +234,12 @@ def fail_all(task: Task, result: TaskResult, message: str, works: tuple[Work, ..
                 result.failures += 1
 
 
+def _codec_failed(task: Task, result: TaskResult, message: str, works: tuple[Work, ...]) -> None:
+    """Error rows for the codec's exception being handled, and its traceback for run.log."""
+    fail_all(task, result, message, works)
+    result.tracebacks.append(f"{message}\n{traceback.format_exc()}")
+
+
 def run_task(task: Task) -> TaskResult:
     """Encode the clip once, decode every bitrate, align, score; failures become error rows."""
     clip = task.clip
@@ -256,8 +262,7 @@ def run_task(task: Task) -> TaskResult:
         encode_s = time.perf_counter() - started
     except Exception as exc:
         message = f"{clip.clip_id}: {task.codec.name} failed to encode: {one_line(exc)}"
-        fail_all(task, result, message, task.work)
-        result.tracebacks.append(f"{message}\n{traceback.format_exc()}")
+        _codec_failed(task, result, message, task.work)
         return result
     for work, enc in zip(task.work, encoded, strict=True):
         _score_bitrate(task, work, enc, codec, ref, rate, encode_s, result)
@@ -286,8 +291,7 @@ def _score_bitrate(
             f"{clip.clip_id}: {task.codec.name} at {work.nominal_kbps:g} kbps "
             f"failed to decode: {one_line(exc)}"
         )
-        fail_all(task, result, message, (work,))
-        result.tracebacks.append(f"{message}\n{traceback.format_exc()}")
+        _codec_failed(task, result, message, (work,))
         return
     if task.save_audio_dir:
         path = saved_audio_path(

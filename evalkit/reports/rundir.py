@@ -32,18 +32,22 @@ class Run:
 
     @property
     def unfinished(self) -> str | None:
-        """Why the run's tables are partial (interrupted, still running), or None if complete."""
-        status = self.meta.get("status", "completed")
-        if status == "completed":
-            return None
-        return (
-            f"run {self.path} did not complete (status: {status}); its tables hold only what "
-            f"finished. Complete it with `evalkit run --resume {self.path}`"
-        )
+        return unfinished_note(self.path, self.meta)
 
     @property
     def metric_fingerprints(self) -> dict[str, Any]:
         return dict(self.meta.get("metrics") or {})
+
+
+def unfinished_note(path: Path, meta: dict[str, Any]) -> str | None:
+    """Why a run's tables are partial (interrupted, still running), or None if it completed."""
+    status = meta.get("status", "completed")
+    if status == "completed":
+        return None
+    return (
+        f"run {path} did not complete (status: {status}); its tables hold only what finished. "
+        f"Complete it with `evalkit run --resume {path}`"
+    )
 
 
 def load_run(path: str | Path) -> Run:
