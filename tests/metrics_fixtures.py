@@ -10,7 +10,7 @@ from evalkit import audio as A
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SET = ROOT / "datasets" / "default"
-CONFORMANCE = ROOT.parent / "shared" / "conformance"
+CONFORMANCE = ROOT / "tests" / "data" / "conformance"
 SPEECH = DEFAULT_SET / "speech-linphone-hello16000.flac"
 MUSIC = DEFAULT_SET / "music-csoundqt-violins.flac"
 

@@ -1,4 +1,4 @@
-"""PESQ and ViSQOL against published reference vectors (../shared/conformance, not copied in).
+"""PESQ and ViSQOL against published reference vectors (tests/data/conformance/SOURCES.md).
 
 Both go through the metric objects' ``prepare``/``score``, with float32 audio as
 ``evalkit.audio.read`` gives it: the path the pipeline uses.
