@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.pipeline.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
-from evalkit.reports.directions import higher_is_better
+from evalkit.results.directions import higher_is_better
+from evalkit.results.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
 
 #: metric value name -> domains where it applies (real registered metric outputs)
 METRICS = {

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from evalkit.cli import app
 from evalkit.errors import EvalkitError
-from evalkit.reports.directions import higher_is_better
 from evalkit.reports.tables import summarize
+from evalkit.results.directions import higher_is_better
 from tests.report_fixtures import write_run
 
 runner = CliRunner()

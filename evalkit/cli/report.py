@@ -13,7 +13,7 @@ from evalkit.cli.common import user_errors
 from evalkit.reports import gate
 from evalkit.reports.leaderboard import DEFAULT_RANK_METRICS, write_leaderboard
 from evalkit.reports.report import FORMATS, parse_formats, write_report
-from evalkit.reports.rundir import unfinished_note
+from evalkit.results.rundir import unfinished_note
 
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by evalkit run.")]
 

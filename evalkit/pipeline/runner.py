@@ -30,10 +30,8 @@ from evalkit.datasets import load_dataset
 from evalkit.datasets.base import Clip
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.pipeline import provenance
-from evalkit.pipeline.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
 from evalkit.pipeline.scoring import fingerprint, one_line
 from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
-from evalkit.pipeline.summary import codebook_table, summarize
 from evalkit.pipeline.task import (
     BITRATE_METRICS,
     CodecSpec,
@@ -46,6 +44,8 @@ from evalkit.pipeline.task import (
     run_task,
     saved_audio_path,
 )
+from evalkit.results.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
+from evalkit.results.summary import codebook_table, summarize
 
 log = logging.getLogger("evalkit")
 

@@ -19,7 +19,7 @@ from evalkit import registry
 from evalkit.errors import NotApplicable, UsageError
 from evalkit.metrics.base import DOMAINS, Metric
 from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag
-from evalkit.pipeline.schema import ERROR, NOT_APPLICABLE, OK
+from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
 
 _metrics: dict[str, Metric] = {}
 _prepared: OrderedDict[tuple, Any] = OrderedDict()

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.atomic import atomic_path
-from evalkit.pipeline.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
+from evalkit.results.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
 
 #: bump when the pipeline changes values (alignment, resampling, channel handling)
 FAILED = ".failed"  # suffix of shards that hold error rows (reported, retried on re-run)

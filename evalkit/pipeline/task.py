@@ -24,8 +24,8 @@ from evalkit import registry
 from evalkit.codecs.base import Codec, Encoded
 from evalkit.datasets.base import Clip
 from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag, probe_signal
-from evalkit.pipeline.schema import ERROR, NOT_APPLICABLE, OK
 from evalkit.pipeline.scoring import fingerprint, get_metric, one_line, score_metric
+from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
 
 BITRATE_METRICS = ("bitrate_measured_kbps", "bitrate_container_kbps")
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitError, UsageError
-from evalkit.pipeline.schema import OK
-from evalkit.reports.directions import higher_is_better
-from evalkit.reports.rundir import Run, load_run
 from evalkit.reports.tables import ALL, domain_order
+from evalkit.results.directions import higher_is_better
+from evalkit.results.rundir import Run, load_run
+from evalkit.results.schema import OK
 from evalkit.stats import paired_difference
 
 FORMAT = "evalkit-baseline/1"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import EvalkitError, UsageError
-from evalkit.reports.directions import BITRATE_ROWS, higher_is_better
 from evalkit.reports.render import Cell, Section, Table, html, markdown, number
 from evalkit.reports.report import bd_rate_section, failures_section, rd_figures
-from evalkit.reports.rundir import Run, load_run
 from evalkit.reports.tables import codec_rows, domain_order, mean_ci, metric_header, summarize
+from evalkit.results.directions import BITRATE_ROWS, higher_is_better
+from evalkit.results.rundir import Run, load_run
 
 #: upper edges (kbps, inclusive) of the bitrate bands codecs are ranked within
 BAND_EDGES = (3.0, 6.0, 12.0, 24.0, 48.0, 96.0)

@@ -11,9 +11,9 @@ import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from evalkit.reports.directions import higher_is_better
 from evalkit.reports.render import Figure
 from evalkit.reports.tables import ALL, domain_order
+from evalkit.results.directions import higher_is_better
 
 #: names from results are drawn as plain text: a '$' in a codec name must not start mathtext
 STYLE = {"text.parse_math": False, "svg.fonttype": "path", "font.size": 10}

@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import UsageError
-from evalkit.pipeline.schema import ERROR
 from evalkit.reports import plots
 from evalkit.reports.bdrate import COLUMNS as BD_COLUMNS
 from evalkit.reports.bdrate import bd_rate_table
 from evalkit.reports.render import Cell, Figure, Section, Table, html, markdown, number
-from evalkit.reports.rundir import Run, load_run
 from evalkit.reports.tables import ALL, metric_tables, quality_metrics, summarize
+from evalkit.results.rundir import Run, load_run
+from evalkit.results.schema import ERROR
 
 FORMATS = ("md", "html", "csv", "json")
 MAX_FAILURES_SHOWN = 200

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 
 from evalkit.metrics.base import DOMAINS
-from evalkit.pipeline.summary import summarize as pipeline_summary
-from evalkit.reports.directions import BITRATE_ROWS, higher_is_better
 from evalkit.reports.render import Cell, Table, number
+from evalkit.results.directions import BITRATE_ROWS, higher_is_better
+from evalkit.results.summary import summarize as pipeline_summary
 
 ALL = "all"
 SOURCES = ("lossless", "lossy", "unknown")
@@ -30,7 +30,7 @@ def _source(results: pd.DataFrame) -> pd.Series:
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """The run summary (:func:`evalkit.pipeline.summary.summarize`) with a ``source`` column.
+    """The run summary (:func:`evalkit.results.summary.summarize`) with a ``source`` column.
 
     ``source`` is ``all`` and, for each domain (and ``all``) that holds clips of both kinds,
     ``lossless`` and ``lossy`` apart: a clip already lossy-coded at its source scores differently,

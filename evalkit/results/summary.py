@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalkit.pipeline.schema import ERROR, NOT_APPLICABLE, OK
+from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
 from evalkit.stats import bootstrap_ci
 
 KEYS = ["codec", "bitrate_kbps", "domain", "metric"]

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit.errors import EvalkitError
-from evalkit.pipeline.schema import RESULT_COLUMNS
+from evalkit.results.schema import RESULT_COLUMNS
 
 
 @dataclass(frozen=True)
