@@ -38,7 +38,8 @@ FLAC_COMPRESSION = 1.0  # libFLAC level 8: the files are committed, so smallest 
 MANIFEST_FIELDS = [
     "id", "domain", "path", "sha256", "sample_rate_hz", "channels", "frames", "duration_s",
     "bits", "lossless_source", "clipped_samples", "source_format", "source_package",
-    "source_version", "source_path", "source_start_s", "licence", "copyright",
+    "source_version", "source_path", "source_start_s", "licence", "copyright", "language",
+    "transcript",
 ]  # fmt: skip
 
 
@@ -102,6 +103,8 @@ def build_clip(entry: dict, out_dir: Path) -> dict:
         "source_start_s": entry["start_s"],
         "licence": entry["licence"],
         "copyright": entry["copyright"],
+        "language": entry.get("language", ""),
+        "transcript": entry.get("transcript", ""),  # from the entry's transcript_source
     }
 
 

@@ -22,6 +22,9 @@ class Clip:
         sha256: checksum of the file's bytes (part of every cache key).
         start_s / duration_s: a window of the file (``None``: to its end).
         lossy_source: True when the recording was already lossy-coded before it reached us.
+        language: what is spoken, as a lower-case ISO 639-1 code (``en``, ``cs``); ``None`` when
+            unknown or nothing is (ASR metrics are not applicable without it).
+        transcript: the words spoken in the whole window, as the dataset gives them (``wer``).
     """
 
     clip_id: str
@@ -31,6 +34,8 @@ class Clip:
     start_s: float = 0.0
     duration_s: float | None = None
     lossy_source: bool = False
+    language: str | None = None
+    transcript: str | None = None
 
     @property
     def key(self) -> str:

@@ -64,7 +64,9 @@ def load_clips(spec: Spec) -> list[Clip]:
     found = source.find(source.base(spec.path), parts)
     if not found:
         raise UsageError(f"{spec.name}: no audio files found under {spec.path}")
-    return make_clips(((i, source.domain, p) for i, p in found), source.lossy_source)
+    return source.annotate(
+        make_clips(((i, source.domain, p) for i, p in found), source.lossy_source)
+    )
 
 
 def load_default() -> list[Clip]:

@@ -137,6 +137,7 @@ def segment(clips: Sequence[Clip], segment_s: float) -> list[Clip]:
                     start_s=start,
                     duration_s=float(segment_s),
                     lossy_source=clip.lossy_source,
+                    language=clip.language,  # the transcript is of the whole file: not kept
                 )
             )
     return out

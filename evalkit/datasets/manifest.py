@@ -1,8 +1,9 @@
 """Hand-made sets: a CSV or JSONL manifest listing files, their domains and optional windows.
 
 Columns (CSV header or JSON keys): ``path`` and ``domain`` are required; ``id``, ``start`` and
-``duration`` (seconds), ``sha256`` (checked against the file) and ``lossless_source`` are
-optional; other columns are ignored. Relative paths are relative to the manifest's folder, and
+``duration`` (seconds), ``sha256`` (checked against the file), ``lossless_source``, ``language``
+(ISO 639-1, ``en``) and ``transcript`` (the words of the whole window, for ``wer``) are optional;
+other columns are ignored. Relative paths are relative to the manifest's folder, and
 every path must stay inside that folder unless the caller allows otherwise, so a manifest from
 elsewhere cannot make evalkit read arbitrary files.
 """
@@ -108,7 +109,19 @@ def clip_from_row(row: dict, root: Path, allow_outside: bool, where: str) -> Cli
         start_s=seconds("start") or 0.0,
         duration_s=duration,
         lossy_source=not parse_bool(text("lossless_source"), where, default=True),
+        language=language_code(text("language"), where),
+        transcript=text("transcript"),
     )
+
+
+def language_code(value: str | None, where: str) -> str | None:
+    """A lower-case ISO 639-1 code: the form ASR backends list the languages they know in."""
+    if value is None:
+        return None
+    code = value.lower()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise UsageError(f"{where}: language must be a two-letter ISO 639-1 code, got {value!r}")
+    return code
 
 
 def verified_sha256(path: Path, expected: str, where: str) -> str:

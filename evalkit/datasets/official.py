@@ -9,10 +9,13 @@ Archive sha256s are the ones torchaudio 2.11 pins for the same URLs.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+from evalkit.datasets.base import Clip
 from evalkit.datasets.files import audio_files
 from evalkit.errors import UsageError
 
@@ -48,6 +51,19 @@ class Source:
     archives: tuple[Archive, ...] = ()
     lossy_source: bool = False
     note: str = ""
+    language: str | None = None  # ISO 639-1 code of what is spoken
+    transcript: Callable[[Path], str | None] | None = None  # a file's words, where published
+
+    def annotate(self, clips: list[Clip]) -> list[Clip]:
+        """The clips with this set's language and each file's published transcript."""
+        return [
+            dataclasses.replace(
+                c,
+                language=self.language,
+                transcript=self.transcript(Path(c.path)) if self.transcript else None,
+            )
+            for c in clips
+        ]
 
     def base(self, root: Path) -> Path:
         """The set's top folder: ``ROOT/<top>`` if present, else ROOT itself."""
@@ -83,6 +99,18 @@ def librispeech(base: Path, parts: tuple[str, ...]) -> Found:
         folder = needed(base / part, "librispeech", f"LibriSpeech/{part}")
         found += [(f"{part}/{p.stem}", p) for p in audio_files(folder, frozenset({".flac"}))]
     return found
+
+
+@cache
+def _chapter_transcripts(listing: Path) -> dict[str, str]:
+    lines = listing.read_text(encoding="utf-8").splitlines() if listing.is_file() else []
+    return dict(line.split(" ", 1) for line in lines if " " in line)
+
+
+def librispeech_transcript(file: Path) -> str | None:
+    """The words of ``1089-134686-0000.flac`` from its chapter's ``1089-134686.trans.txt``."""
+    chapter = file.stem.rsplit("-", 1)[0]
+    return _chapter_transcripts(file.parent / f"{chapter}.trans.txt").get(file.stem)
 
 
 def vctk(base: Path, parts: tuple[str, ...]) -> Found:
@@ -180,12 +208,13 @@ SOURCES: dict[str, Source] = {
                         part="test-other"),
             ),
             lossy_source=True, note="FLAC decoded from LibriVox MP3s",
+            language="en", transcript=librispeech_transcript,
         ),
         Source(
             "vctk", "speech", "VCTK 0.92, 110 English speakers (mic1 by default)",
             "https://datashare.ed.ac.uk/handle/10283/3443", "CC BY 4.0",
             ("VCTK-Corpus-0.92", "VCTK-Corpus"), vctk,
-            parts=("mic1", "mic2"), default_parts=("mic1",),
+            parts=("mic1", "mic2"), default_parts=("mic1",), language="en",
             archives=(
                 Archive("https://datashare.ed.ac.uk/bitstream/handle/10283/3443/"
                         "VCTK-Corpus-0.92.zip",
@@ -198,7 +227,7 @@ SOURCES: dict[str, Source] = {
             "https://zenodo.org/records/4660670", "CC BY-NC 4.0", ("daps",), daps,
             parts=DAPS_VERSIONS, default_parts=("clean",),
             expected_files=dict.fromkeys(DAPS_VERSIONS, 100),
-            note="4-5 minute files: use --segment",
+            note="4-5 minute files: use --segment", language="en",
         ),
         Source(
             "musdb18hq", "music", "MUSDB18-HQ test tracks (mixtures; stems on request)",

@@ -178,8 +178,11 @@ def unit_of(store: ShardStore, clip: Clip, budget: float) -> str:
     """The store key of a (clip, bitrate). Rows carry the clip's id, domain and lossy flag, and
     which metrics apply depends on the domain, so these are part of the key with the audio's
     checksum: two clips holding the same bytes (a copied file, one file under two domains) each
-    get their own rows instead of sharing, and losing, one set."""
-    return store.unit_key(f"{clip.key}|{clip.clip_id}|{clip.domain}|{clip.lossy_source}", budget)
+    get their own rows instead of sharing, and losing, one set. ASR metrics read the language and
+    transcript: a clip that has them keys on them too (keys of clips without stay as they were)."""
+    text = f"|{clip.language}|{clip.transcript}" if clip.language or clip.transcript else ""
+    key = f"{clip.key}|{clip.clip_id}|{clip.domain}|{clip.lossy_source}{text}"
+    return store.unit_key(key, budget)
 
 
 def _covered(store: ShardStore, identity: str, keys: list[str]) -> set[str]:
