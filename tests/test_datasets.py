@@ -103,7 +103,7 @@ def test_a_changed_default_clip_is_refused(tmp_path, monkeypatch):
     shutil.copytree(DEFAULT, copy)
     victim = copy / manifest_rows()[0]["path"]
     victim.write_bytes(victim.read_bytes()[:-1] + b"\0")
-    monkeypatch.setattr(catalog, "DEFAULT_ROOT", copy)
+    monkeypatch.setattr(catalog, "default_set", lambda: copy)
     with pytest.raises(UsageError, match=f"{victim.name} has sha256 .* the manifest says"):
         load_dataset("default")
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from evalkit import registry
-from evalkit.codecs.rvq.adapter import SHIPPED_CHECKPOINT, RVQCodec
+from evalkit.assets import rvq_checkpoint
+from evalkit.codecs.rvq.adapter import RVQCodec
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
 from evalkit.codecs.rvq.train import export_model
 from evalkit.errors import EvalkitError
@@ -105,7 +106,7 @@ def test_identity_records_checkpoint_hash(codec, tiny_checkpoint):
 
 
 def test_shipped_checkpoint_loads_by_default():
-    assert SHIPPED_CHECKPOINT.stat().st_size <= 40 * 2**20
+    assert rvq_checkpoint().stat().st_size <= 40 * 2**20
     codec = RVQCodec()
     assert codec.identity()["checkpoint"] == "rvq.pt"
     (enc,) = codec.encode_many(noise(4800), 24000, [1.5])

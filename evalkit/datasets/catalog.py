@@ -11,6 +11,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit.assets import default_set
 from evalkit.datasets.base import Clip
 from evalkit.datasets.dataset import Dataset, check_domain, make_clips, segment, select
 from evalkit.datasets.files import audio_files, folder_ids
@@ -18,7 +19,6 @@ from evalkit.datasets.manifest import MANIFEST_SUFFIXES, load_manifest
 from evalkit.datasets.official import SOURCES
 from evalkit.errors import UsageError
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "datasets" / "default"
 SIDECAR = "evalkit-manifest"  # + .csv or .jsonl at a folder's top: per-file domains and windows
 ALLOW_OUTSIDE = "allow-outside"
 
@@ -71,13 +71,7 @@ def load_clips(spec: Spec) -> list[Clip]:
 
 def load_default() -> list[Clip]:
     """The embedded set; every FLAC is checked against the sha256 in its manifest."""
-    manifest = DEFAULT_ROOT / "manifest.csv"
-    if not manifest.is_file():
-        raise UsageError(
-            f"the default dataset is missing ({manifest}); it ships with a source "
-            "checkout of evalkit, or use --dataset folder:PATH"
-        )
-    return load_manifest(manifest)
+    return load_manifest(default_set() / "manifest.csv")
 
 
 def load_folder(path: Path, domain: str | None) -> list[Clip]:

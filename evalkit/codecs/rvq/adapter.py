@@ -9,16 +9,15 @@ nominal x ceil(samples / 320) / (samples / 320), at most one frame's bits above 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from evalkit.assets import rvq_checkpoint
 from evalkit.codecs import _loading
 from evalkit.codecs.base import Encoded, EncodeOnceCodec
 from evalkit.datasets.base import sha256_file
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[3] / "codecs" / "rvq" / "rvq.pt"
 BITS_PER_CODE = 10
 CODEBOOKS_FOR_KBPS = {1.5: 2, 3.0: 4, 6.0: 8, 12.0: 16}
 
@@ -37,11 +36,7 @@ class RVQCodec(EncodeOnceCodec):
 
         self.device = device
         if checkpoint is None:
-            self.checkpoint = SHIPPED_CHECKPOINT
-            if not self.checkpoint.is_file():
-                raise _loading.unusable_checkpoint(
-                    self.name, self.checkpoint, FileNotFoundError("the shipped file is missing")
-                )
+            self.checkpoint = rvq_checkpoint()
         else:
             self.checkpoint = _loading.local_checkpoint(self.name, checkpoint)
         try:

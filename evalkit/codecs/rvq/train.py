@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from evalkit import audio
+from evalkit.assets import default_set
 from evalkit.atomic import atomic_path
 from evalkit.codecs.rvq.discriminator import (
     discriminator_loss,
@@ -34,8 +35,6 @@ from evalkit.datasets.base import sha256_file
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
 DOMAINS = ("speech", "music", "environmental")
 LOGGED = ("mel", "stft", "commit", "adv", "fm", "disc")
-REPO_ROOT = Path(__file__).resolve().parents[3]
-EVAL_SET = REPO_ROOT / "datasets" / "default"
 
 
 @dataclass(frozen=True)
@@ -75,9 +74,9 @@ class TrainConfig:
 
 # -- data ------------------------------------------------------------------------------------------
 def evaluation_sha256s() -> set[str]:
-    """sha256 of every clip of the default evaluation set (empty while it is not built)."""
+    """sha256 of every clip of the default evaluation set, which training must not see."""
     found: set[str] = set()
-    for manifest in sorted(EVAL_SET.glob("manifest.*")):
+    for manifest in sorted(default_set().glob("manifest.*")):
         if manifest.suffix == ".csv":
             with manifest.open(newline="") as f:
                 found |= {row["sha256"] for row in csv.DictReader(f) if row.get("sha256")}
