@@ -11,11 +11,20 @@ with its message. No default value ever stands in for a failure.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 DOMAINS = ("speech", "music", "environmental")
+
+
+@dataclass(frozen=True)
+class ClipText:
+    """What the dataset says is spoken in a clip, for metrics with ``uses_text = True`` (ASR)."""
+
+    language: str | None = None  # ISO 639-1
+    transcript: str | None = None
 
 
 class Metric:
@@ -36,6 +45,8 @@ class Metric:
     outputs: ClassVar[tuple[str, ...]] = ()  # value names; () means just (name,)
     #: part of a run that names no --metrics; heavy optional models (DNSMOS, DistillMOS) opt out
     in_default_run: ClassVar[bool] = True
+    #: True: ``prepare`` takes a third argument, the clip's :class:`ClipText`
+    uses_text: ClassVar[bool] = False
 
     def output_names(self) -> tuple[str, ...]:
         return self.outputs or (self.name,)

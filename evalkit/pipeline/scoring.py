@@ -17,13 +17,14 @@ import numpy as np
 from evalkit import audio as A
 from evalkit import registry
 from evalkit.errors import NotApplicable, UsageError
-from evalkit.metrics.base import DOMAINS, Metric
+from evalkit.metrics.base import DOMAINS, ClipText, Metric
 from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag
 from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
 
 _metrics: dict[str, Metric] = {}
 _prepared: OrderedDict[tuple, Any] = OrderedDict()
 _PREPARED_MAX = 32
+NO_TEXT = ClipText()  # a pair scored without a dataset (evalkit score): no language, no transcript
 
 
 def get_metric(name: str) -> Metric:
@@ -43,15 +44,17 @@ def one_line(exc: BaseException) -> str:
     return text if isinstance(exc, plain) else f"{type(exc).__name__}: {text}"
 
 
-def _prepared_reference(metric: Metric, ref_key: str, ref: np.ndarray, rate: int) -> Any:
+def _prepared_reference(
+    metric: Metric, ref_key: str, ref: np.ndarray, rate: int, text: ClipText
+) -> Any:
     """Reference-side work of a metric, once per clip per worker (reused across codecs/bitrates)."""
     # the aligned reference can differ per codec (a negative lag or a short decode trims it), so
     # the key covers its content, not only the clip it came from
-    key = (metric.name, ref_key, hashlib.blake2b(ref.tobytes(), digest_size=16).digest())
+    key = (metric.name, ref_key, hashlib.blake2b(ref.tobytes(), digest_size=16).digest(), text)
     if key in _prepared:
         _prepared.move_to_end(key)
         return _prepared[key]
-    value = metric.prepare(ref, rate)
+    value = metric.prepare(ref, rate, text) if metric.uses_text else metric.prepare(ref, rate)
     _prepared[key] = value
     if len(_prepared) > _PREPARED_MAX:
         _prepared.popitem(last=False)
@@ -59,7 +62,14 @@ def _prepared_reference(metric: Metric, ref_key: str, ref: np.ndarray, rate: int
 
 
 def score_metric(
-    name: str, ref_key: str, clip_id: str, domain: str, ref: np.ndarray, deg: np.ndarray, rate: int
+    name: str,
+    ref_key: str,
+    clip_id: str,
+    domain: str,
+    ref: np.ndarray,
+    deg: np.ndarray,
+    rate: int,
+    text: ClipText = NO_TEXT,
 ) -> list[dict[str, Any]]:
     """All outputs of one metric on an aligned pair at the clip's rate; never raises."""
     metric = get_metric(name)
@@ -91,7 +101,8 @@ def score_metric(
         channels = 1 if metric.mono else None
         ref_m = A.convert(ref, rate, m_rate, channels)
         deg_m = A.convert(deg, rate, m_rate, channels)
-        values = metric.score(_prepared_reference(metric, ref_key, ref_m, m_rate), deg_m, m_rate)
+        prepared = _prepared_reference(metric, ref_key, ref_m, m_rate, text)
+        values = metric.score(prepared, deg_m, m_rate)
         bad = [k for k in outputs if k not in values or not np.isfinite(values[k])]
         if bad:
             raise RuntimeError(f"no finite value for {', '.join(bad)}")

@@ -23,6 +23,7 @@ from evalkit import audio as A
 from evalkit import registry
 from evalkit.codecs.base import Codec, Encoded
 from evalkit.datasets.base import Clip
+from evalkit.metrics.base import ClipText
 from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag, probe_signal
 from evalkit.pipeline.scoring import fingerprint, get_metric, one_line, score_metric
 from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
@@ -362,6 +363,7 @@ def _metric_rows(
                 task, work, metric=name, value=enc.container_kbps, metric_version=version, **common
             )
         ]
-    scored = score_metric(name, clip.key, clip.clip_id, clip.domain, ref, deg, rate)
+    text = ClipText(clip.language, clip.transcript)
+    scored = score_metric(name, clip.key, clip.clip_id, clip.domain, ref, deg, rate, text)
     result.failures += sum(r["status"] == ERROR for r in scored)
     return [_row(task, work, **common, **r) for r in scored]
