@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.results.directions import higher_is_better
+from evalkit.results.directions import registered
 from evalkit.results.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
 
 #: metric value name -> domains where it applies (real registered metric outputs)
@@ -35,6 +35,8 @@ CLIPS = [  # clip id, domain, lossy source
     ("env-03", "environmental", False),
 ]
 METRIC_FP = {m: {"metric": m, "version": "1", "rate_hz": 16000} for m in METRICS}
+#: what run.json records: directions of the values written (the real metric classes' ones)
+DIRECTIONS = {m: h for m, h in registered().items() if m in METRICS or m.startswith("bitrate_")}
 
 
 def _clip_offset(clip_id: str) -> float:
@@ -75,9 +77,7 @@ def write_run(
                     "mel_distance": 0.4 + 2.0 * np.exp(-effective / 6) - offset,
                 }
                 drop = degrade.get(codec, 0.0)
-                values = {
-                    m: v - drop if higher_is_better(m) else v + drop for m, v in values.items()
-                }
+                values = {m: v - drop if DIRECTIONS[m] else v + drop for m, v in values.items()}
                 values["bitrate_measured_kbps"] = measured
                 for metric, value in values.items():
                     status, error = "ok", ""
@@ -93,8 +93,6 @@ def write_run(
                             "codec_identity": json.dumps({"adapter": "1"}),
                             "bitrate_kbps": bitrate,
                             "nominal_kbps": bitrate,
-                            "measured_kbps": measured,
-                            "container_kbps": np.nan,
                             "clip_id": clip_id,
                             "domain": domain,
                             "lossy_source": lossy,
@@ -128,6 +126,7 @@ def write_run(
         "config": {"codecs": list(codecs), "bitrates_kbps": list(bitrates), "dataset": "default"},
         "dataset": {"spec": "default", "fingerprint": dataset_fingerprint, "n_clips": len(clips)},
         "metrics": metric_fingerprints if metric_fingerprints is not None else METRIC_FP,
+        "directions": DIRECTIONS,
         "resampler": {"name": "kaiser_best"},
         "codecs": {c: {"adapter": "1"} for c in codecs},
         "status": run_status,

@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 
 from evalkit.cli import app
 from evalkit.errors import EvalkitError
-from evalkit.reports.tables import summarize
-from evalkit.results.directions import higher_is_better
+from evalkit.results.directions import higher_is_better, registered
+from evalkit.results.rundir import load_run
+from evalkit.results.summary import summarize
 from tests.report_fixtures import write_run
 
 runner = CliRunner()
@@ -28,17 +29,45 @@ def run_dir(tmp_path_factory):
 
 
 def test_directions_come_from_the_metric_classes():
-    assert higher_is_better("pesq_wb") is True
-    assert higher_is_better("visqol_audio") is True
-    assert higher_is_better("mel_distance") is False
-    assert higher_is_better("bitrate_measured_kbps") is False
-    with pytest.raises(EvalkitError, match="not an output of any registered metric"):
-        higher_is_better("made_up_metric")
+    known = registered()
+    assert higher_is_better("pesq_wb", known) is True
+    assert higher_is_better("visqol_audio", known) is True
+    assert higher_is_better("mel_distance", known) is False
+    assert higher_is_better("bitrate_measured_kbps", known) is False
+    with pytest.raises(EvalkitError, match="no recorded direction"):
+        higher_is_better("made_up_metric", known)
+
+
+def test_reports_read_directions_from_run_json_not_the_plugins(run_dir, tmp_path, monkeypatch):
+    """A stored run reports on a machine without the metric plug-ins: run.json says which way
+    is better (here inverted for mel_distance, so the report can only have learned it there)."""
+    import json
+
+    from evalkit import registry
+
+    meta = json.loads((run_dir / "run.json").read_text())
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("results.parquet", "codebooks.csv"):
+        (copy / name).write_bytes((run_dir / name).read_bytes())
+    meta["directions"]["mel_distance"] = True
+    (copy / "run.json").write_text(json.dumps(meta))
+
+    def no_plugins(*args, **kwargs):
+        raise AssertionError("a report must not load metric plug-ins")
+
+    monkeypatch.setattr(registry, "load", no_plugins)
+    run = load_run(copy)
+    assert run.directions["mel_distance"] is True
+    assert run.summary.query("metric == 'mel_distance'")["higher_is_better"].all()
+    result = runner.invoke(app, ["report", str(copy), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert "mel_distance ↑" in (copy / "report" / "report.md").read_text()
 
 
 def test_summary_splits_lossless_and_lossy_sources(run_dir):
     results = pd.read_parquet(run_dir / "results.parquet")
-    summary = summarize(results)
+    summary = summarize(results, registered())
     sel = summary[
         (summary.codec == "rvq") & (summary.bitrate_kbps == 6) & (summary.metric == "mel_distance")
     ]

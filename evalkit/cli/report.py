@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from evalkit.cli.common import user_errors
 from evalkit.reports import gate
 from evalkit.reports.leaderboard import DEFAULT_RANK_METRICS, write_leaderboard
 from evalkit.reports.report import FORMATS, parse_formats, write_report
-from evalkit.results.rundir import unfinished_note
+from evalkit.results.rundir import read_meta, unfinished_note
 
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by evalkit run.")]
 
@@ -22,7 +21,7 @@ def warn_if_unfinished(run_dirs: list[Path]) -> None:
     """Partial tables look like complete ones: say so on stderr (the files say so too). Reads
     only run.json: the results were loaded by the writer already."""
     for run_dir in run_dirs:
-        note = unfinished_note(run_dir, json.loads((run_dir / "run.json").read_text()))
+        note = unfinished_note(run_dir, read_meta(run_dir))
         if note:
             typer.echo(f"warning: {note}", err=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import evalkit
-from evalkit.atomic import atomic_path
 
 PACKAGES = (
     "evalkit-audio",
@@ -90,8 +88,3 @@ def run_metadata(
         "config": config,
         **plan_info,
     }
-
-
-def write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str))

@@ -24,11 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit import registry
-from evalkit.atomic import atomic_path
 from evalkit.audio import RESAMPLER
 from evalkit.datasets import load_dataset
 from evalkit.datasets.base import Clip
-from evalkit.errors import EvalkitError, UsageError
+from evalkit.errors import EvalkitError, StorageError, UsageError, storage_error
 from evalkit.pipeline import provenance
 from evalkit.pipeline.scoring import fingerprint, one_line
 from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
@@ -44,8 +43,9 @@ from evalkit.pipeline.task import (
     run_task,
     saved_audio_path,
 )
+from evalkit.results import directions as D
+from evalkit.results.rundir import RUN_JSON, write_json, write_tables
 from evalkit.results.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
-from evalkit.results.summary import codebook_table, summarize
 
 log = logging.getLogger("evalkit")
 
@@ -162,9 +162,10 @@ def plan_tasks(
                         Work(budget, plan.nominal[(name, budget)], tuple(plan.metrics), key)
                     )
                     continue
-                if key in done.get(unit, ()):
+                stored = store.readable(identity, unit, done.get(unit, []))  # damaged: redone
+                if key in stored:
                     continue
-                covered = _covered(store, identity, done.get(unit, []))
+                covered = _covered(store, identity, stored)
                 missing = tuple(m for m, fp in plan.metrics.items() if fp not in covered)
                 if not missing:
                     continue
@@ -189,7 +190,8 @@ def _covered(store: ShardStore, identity: str, keys: list[str]) -> set[str]:
     """Metric fingerprints already stored for a (clip, bitrate): so adding a metric adds only it."""
     covered: set[str] = set()
     for key in keys:
-        covered |= set(store.read_rows(identity, key)["metric_version"].unique())
+        rows = store.read_rows(identity, key)
+        covered |= set() if rows is None else set(rows["metric_version"].unique())
     return covered
 
 
@@ -355,7 +357,8 @@ def assemble(
                 unit = unit_of(store, clip, budget)
                 for key in done.get(unit, []):
                     df = store.read_rows(identity, key)
-                    frames.append(df[df["metric_version"].isin(wanted)])
+                    if df is not None:  # damaged since planning: moved aside, redone next run
+                        frames.append(df[df["metric_version"].isin(wanted)])
                 c = store.read_codes(identity, unit)
                 if c is not None:
                     codes.append(c)
@@ -376,20 +379,6 @@ def default_run_dir(config: RunConfig) -> Path:
     return Path("runs") / f"{stamp}-{'-'.join(config.codecs)}"
 
 
-def write_tables(run_dir: Path, results: pd.DataFrame, codes: pd.DataFrame) -> None:
-    """Every table of the run folder, each written atomically."""
-
-    def atomic(name: str, write) -> None:
-        with atomic_path(run_dir / name) as tmp:
-            write(tmp)
-
-    atomic("results.parquet", lambda p: results.to_parquet(p, index=False))
-    atomic("results.csv", lambda p: results.to_csv(p, index=False))
-    atomic("codes.parquet", lambda p: codes.to_parquet(p, index=False))
-    atomic("summary.csv", lambda p: summarize(results).to_csv(p, index=False))
-    atomic("codebooks.csv", lambda p: codebook_table(codes).to_csv(p, index=False))
-
-
 def evaluate(
     config: RunConfig,
     run_dir: Path | None = None,
@@ -404,7 +393,8 @@ def evaluate(
     plan = prepare(config)  # before the folder exists: a usage error leaves no empty run behind
     for message in plan.skipped:
         log.warning("skipped: %s", message)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with _storage("the run folder", run_dir):
+        run_dir.mkdir(parents=True, exist_ok=True)
     store = ShardStore(cache_dir or default_root())
     meta = provenance.run_metadata(
         run_dir.name,
@@ -418,19 +408,21 @@ def evaluate(
                 "n_clips": len(plan.clips),
             },
             "metrics": {m: json.loads(fp) for m, fp in plan.metrics.items()},
+            "directions": D.of_metrics(m for m in plan.metrics if m not in BITRATE_METRICS),
             "codecs": {n: json.loads(i) for n, (_, i) in plan.codecs.items()},
             "skipped_bitrates": plan.skipped,
             "resampler": RESAMPLER,
             "pipeline_version": PIPELINE_VERSION,
         },
     )
-    run_json = run_dir / "run.json"
+    run_json = run_dir / RUN_JSON
     with contextlib.suppress(OSError, ValueError):  # --resume: still the command that started it
         before = json.loads(run_json.read_text())
         meta["resumed_by"] = [*before.get("resumed_by", []), meta["command"]]
         meta.update({k: before[k] for k in ("argv", "command", "started_utc") if k in before})
-    provenance.write_json(run_json, {**meta, "status": "running"})
-    handler = _log_to(run_dir)
+    with _storage("the run folder", run_dir):
+        write_json(run_json, {**meta, "status": "running"})
+        handler = _log_to(run_dir)
     budgets = tuple(config.bitrates_kbps)
     save_dir = str((run_dir / "audio").resolve()) if config.save_audio else None
     tasks = list(plan_tasks(plan, store, save_dir, config.timeout_s, budgets))
@@ -444,22 +436,38 @@ def evaluate(
                 factory = progress_factory or _null_progress
                 with factory(len(tasks), dash) as progress:
                     failures = execute(iter(tasks), client, store, progress, config.retries)
+    except StorageError as exc:  # the cache: what finished is kept, so say how to go on
+        status = f"failed: {exc}"
+        raise StorageError(f"{exc}; then continue with `evalkit run --resume {run_dir}`") from None
     except BaseException as exc:
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc!r}"
         raise
     finally:
         log.removeHandler(handler)
         handler.close()
-        results, codes = assemble(plan, store, run_dir.name, budgets)
-        write_tables(run_dir, results, codes)
-        meta.update(
-            status=status,
-            finished_utc=provenance.now(),
-            tasks_run=len(tasks),
-            failures_this_session=failures,
-        )
-        provenance.write_json(run_json, meta)
+        try:
+            results, codes = assemble(plan, store, run_dir.name, budgets)
+            write_tables(run_dir, results, codes, meta["directions"])
+            meta.update(
+                status=status,
+                finished_utc=provenance.now(),
+                tasks_run=len(tasks),
+                failures_this_session=failures,
+            )
+            write_json(run_json, meta)
+        except OSError as exc:
+            if status == "completed":  # else the failure in flight is the one to report
+                raise storage_error(exc, "the run's tables in", run_dir) from None
     return run_dir
+
+
+@contextlib.contextmanager
+def _storage(what: str, path: Path) -> Iterator[None]:
+    """A failed write of ``what`` is one line naming the path and what to do (StorageError)."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(exc, what, path) from None
 
 
 def config_dict(config: RunConfig) -> dict:
@@ -470,7 +478,7 @@ def config_dict(config: RunConfig) -> dict:
 
 
 def resume_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / "run.json"
+    path = Path(run_dir) / RUN_JSON
     if not path.exists():
         raise UsageError(f"{run_dir} is not a run folder (no run.json); give the folder of a run")
     try:  # run.json is a file anyone may have edited: a broken one is a usage error
@@ -489,9 +497,17 @@ def _null_progress(total: int, dashboard: str | None):
     yield lambda task, result: None
 
 
+class _QuietFileHandler(logging.FileHandler):
+    """run.log copies what the terminal shows: on a full disk a line is lost, not printed again
+    with a traceback (logging's default), so the one-line error stays one line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+
 def _log_to(run_dir: Path) -> logging.Handler:
     """Log to the run folder's run.log for the duration of the run (removed by the caller)."""
-    handler = logging.FileHandler(run_dir / "run.log")
+    handler = _QuietFileHandler(run_dir / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitError, UsageError
-from evalkit.reports.tables import ALL, domain_order
+from evalkit.reports.tables import domain_order
 from evalkit.results.directions import higher_is_better
 from evalkit.results.rundir import Run, load_run
 from evalkit.results.schema import OK
+from evalkit.results.summary import ALL
 from evalkit.stats import paired_difference
 
 FORMAT = "evalkit-baseline/1"
@@ -77,7 +78,7 @@ def make_baseline(run: Run) -> dict[str, Any]:
         raise EvalkitError(f"no baseline from an unfinished run: {run.unfinished}")
     values = run.results[COLUMNS]
     for metric in values["metric"].unique():
-        higher_is_better(metric)  # fail now, not in CI, on a metric with no known direction
+        higher_is_better(metric, run.directions)  # fail now, not in CI, on an unknown direction
     rows = [
         [None if isinstance(v, float) and math.isnan(v) else v for v in row]
         for row in values.astype(object).where(values.notna(), None).itertuples(index=False)
@@ -165,14 +166,20 @@ def check(run: Run, baseline: Baseline, tolerances: dict[str, float]) -> list[Fi
         new_d = new if domain == ALL else new[new["domain"] == domain]
         new_cells = dict(tuple(new_d.groupby(CELL, sort=False)))
         for key, old_cell in old_d.groupby(CELL, sort=True):
+            higher = higher_is_better(key[2], run.directions)
             findings.append(
-                _compare(key, domain, old_cell, new_cells.get(key), tolerances.get(key[2]))
+                _compare(key, domain, old_cell, new_cells.get(key), tolerances.get(key[2]), higher)
             )
     return [f for f in findings if f is not None]
 
 
 def _compare(
-    key: tuple, domain: str, old: pd.DataFrame, new: pd.DataFrame | None, tolerance: float | None
+    key: tuple,
+    domain: str,
+    old: pd.DataFrame,
+    new: pd.DataFrame | None,
+    tolerance: float | None,
+    higher: bool,
 ) -> Finding | None:
     codec, bitrate, metric = key
     old_ok = old[old["status"] == OK].set_index("clip_id")["value"]
@@ -216,8 +223,8 @@ def _compare(
         )
     new_ok = new_by_clip.loc[old_ok.index, "value"].to_numpy(dtype=np.float64)
     diff, low, high = paired_difference(new_ok, old_ok.to_numpy(dtype=np.float64))
-    worse = -diff if higher_is_better(metric) else diff
-    ci_worse = -high if higher_is_better(metric) else low  # the CI bound nearest "no change"
+    worse = -diff if higher else diff
+    ci_worse = -high if higher else low  # the CI bound nearest "no change"
     excludes_zero = ci_worse > 0 if math.isfinite(ci_worse) else True
     return Finding(
         codec,

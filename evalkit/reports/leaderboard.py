@@ -15,9 +15,10 @@ import pandas as pd
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.reports.render import Cell, Section, Table, html, markdown, number
 from evalkit.reports.report import bd_rate_section, failures_section, rd_figures
-from evalkit.reports.tables import codec_rows, domain_order, mean_ci, metric_header, summarize
-from evalkit.results.directions import BITRATE_ROWS, higher_is_better
+from evalkit.reports.tables import codec_rows, domain_order, mean_ci, metric_header
 from evalkit.results.rundir import Run, load_run
+from evalkit.results.schema import BITRATE_ROWS
+from evalkit.results.summary import directions_of, summarize
 
 #: upper edges (kbps, inclusive) of the bitrate bands codecs are ranked within
 BAND_EDGES = (3.0, 6.0, 12.0, 24.0, 48.0, 96.0)
@@ -88,9 +89,9 @@ def ranked_tables(
             continue
         shown = set(part.loc[part["n"] > 0, "metric"]) - set(BITRATE_ROWS) - {ranker}
         metrics = [ranker, *sorted(shown)]
-        higher = higher_is_better(ranker)
+        higher = directions_of(part)[ranker]
         columns = ["Rank", "Codec", "Bitrate (kbps)", "Measured (kbps)"]
-        columns += [metric_header(m) for m in metrics] + ["n", "Errors", "Run"]
+        columns += [metric_header(m, part) for m in metrics] + ["n", "Errors", "Run"]
         rows = codec_rows(part, metrics)
         tables = []
         for band_key in sorted({band(r["bitrate_kbps"]) for r in rows}):
@@ -130,7 +131,8 @@ def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: tuple[str, ...])
         raise UsageError("name at least one run folder")
     runs = [load_run(p) for p in dict.fromkeys(p.resolve() for p in run_dirs)]
     results = merge(runs)
-    summary = summarize(results)
+    directions = {k: v for run in runs for k, v in run.directions.items()}
+    summary = summarize(results, directions)
     present = sorted(set(summary.loc[summary["n"] > 0, "metric"]))
     if not present:
         raise UsageError(

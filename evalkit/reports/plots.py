@@ -12,8 +12,8 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from evalkit.reports.render import Figure
-from evalkit.reports.tables import ALL, domain_order
-from evalkit.results.directions import higher_is_better
+from evalkit.reports.tables import domain_order
+from evalkit.results.summary import ALL, directions_of
 
 #: names from results are drawn as plain text: a '$' in a codec name must not start mathtext
 STYLE = {"text.parse_math": False, "svg.fonttype": "path", "font.size": 10}
@@ -59,7 +59,7 @@ def rd_figure(summary: pd.DataFrame, metric: str) -> MplFigure:
             ax.set_title(domain)
             ax.set_xlabel("measured bitrate (kbps, log scale)")
             ax.grid(True, which="both", alpha=0.3)
-        better = "higher" if higher_is_better(metric) else "lower"
+        better = "higher" if directions_of(summary)[metric] else "lower"
         axes[0].set_ylabel(f"{metric} (mean, 95% CI; {better} is better)")
         handles, labels = axes[0].get_legend_handles_labels()
         for ax in axes[1:]:

@@ -12,9 +12,10 @@ from evalkit.reports import plots
 from evalkit.reports.bdrate import COLUMNS as BD_COLUMNS
 from evalkit.reports.bdrate import bd_rate_table
 from evalkit.reports.render import Cell, Figure, Section, Table, html, markdown, number
-from evalkit.reports.tables import ALL, metric_tables, quality_metrics, summarize
+from evalkit.reports.tables import metric_tables, quality_metrics
 from evalkit.results.rundir import Run, load_run
 from evalkit.results.schema import ERROR
+from evalkit.results.summary import ALL
 
 FORMATS = ("md", "html", "csv", "json")
 MAX_FAILURES_SHOWN = 200
@@ -128,7 +129,7 @@ def write_report(run_dir: str | Path, formats: list[str], out: Path | None = Non
     run = load_run(run_dir)
     out = out or run.path / "report"
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(run.results)
+    summary = run.summary
     metrics = quality_metrics(summary)
     bd_section, bd_frame = bd_rate_section(summary, metrics)
     written: list[Path] = []

@@ -1,4 +1,4 @@
-"""Summary statistics of tidy results and the codec × bitrate × metric tables built from them."""
+"""The codec × bitrate × metric tables built from a run summary (:mod:`evalkit.results.summary`)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import pandas as pd
 
 from evalkit.metrics.base import DOMAINS
 from evalkit.reports.render import Cell, Table, number
-from evalkit.results.directions import BITRATE_ROWS, higher_is_better
-from evalkit.results.summary import summarize as pipeline_summary
+from evalkit.results.schema import BITRATE_ROWS
+from evalkit.results.summary import ALL, SOURCES, directions_of
 
-ALL = "all"
-SOURCES = ("lossless", "lossy", "unknown")
 NOTE = "mean [95% bootstrap CI], (n=k): scored on k of n clips; ↑ higher / ↓ lower is better"
 
 
@@ -21,39 +19,13 @@ def domain_order(domains: list[str]) -> list[str]:
     return [d for d in DOMAINS if d in domains] + rest + [ALL]
 
 
-def _source(results: pd.DataFrame) -> pd.Series:
-    lossy = results["lossy_source"].astype("boolean")
-    return pd.Series(
-        np.where(lossy.isna(), "unknown", np.where(lossy.fillna(False), "lossy", "lossless")),
-        index=results.index,
-    )
-
-
-def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """The run summary (:func:`evalkit.results.summary.summarize`) with a ``source`` column.
-
-    ``source`` is ``all`` and, for each domain (and ``all``) that holds clips of both kinds,
-    ``lossless`` and ``lossy`` apart: a clip already lossy-coded at its source scores differently,
-    and mixing the two would hide it.
-    """
-    source = _source(results)
-    parts = [pipeline_summary(results).assign(source=ALL)]
-    if source.nunique() > 1:
-        per_domain = source.groupby(results["domain"]).nunique()
-        mixed = set(per_domain[per_domain > 1].index) | {ALL}
-        for name, part in results.groupby(source, sort=True):
-            split = pipeline_summary(part).assign(source=name)
-            parts.append(split[split["domain"].isin(mixed)])
-    return pd.concat(parts, ignore_index=True)
-
-
 def quality_metrics(summary: pd.DataFrame) -> list[str]:
     """Metrics with a value somewhere (bitrate rows are the measured-kbps column already)."""
     return sorted(set(summary.loc[summary["n"] > 0, "metric"]) - set(BITRATE_ROWS))
 
 
-def metric_header(metric: str) -> str:
-    return f"{metric} {'↑' if higher_is_better(metric) else '↓'}"
+def metric_header(metric: str, summary: pd.DataFrame) -> str:
+    return f"{metric} {'↑' if directions_of(summary)[metric] else '↓'}"
 
 
 def mean_ci(row: dict | None, clips: int) -> Cell:
@@ -100,7 +72,7 @@ def metric_tables(summary: pd.DataFrame) -> list[Table]:
         in_domain = summary[summary["domain"] == domain]
         metrics = quality_metrics(in_domain[in_domain["source"] == ALL])
         columns = ["Codec", "Bitrate (kbps)", "Measured (kbps)"]
-        columns += [metric_header(m) for m in metrics] + ["n", "Errors", "N/A"]
+        columns += [metric_header(m, summary) for m in metrics] + ["n", "Errors", "N/A"]
         for source in (ALL, *SOURCES):
             part = in_domain[in_domain["source"] == source]
             if part.empty:

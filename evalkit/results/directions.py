@@ -1,48 +1,58 @@
-"""Which way is better for each metric value name, read from the metric classes themselves.
+"""Which way is better for each value in the results.
 
-The registry is the one list of metrics; only the bitrate rows the pipeline writes itself have
-no metric class, so they are named here.
+A run records the direction of every value it measured in ``run.json`` (``directions``), taken
+from the metric classes when it ran: reports, leaderboards and the gate read it from there and
+need none of the metric plug-ins installed. Only run folders written before the record existed
+fall back to asking the registry.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Iterable, Mapping
 
-from evalkit import registry
 from evalkit.errors import EvalkitError
+from evalkit.results.schema import BITRATE_ROWS
 
-#: bitrate rows written by the pipeline: fewer bits for the same audio is better
-BITRATE_ROWS: dict[str, bool] = {"bitrate_measured_kbps": False, "bitrate_container_kbps": False}
+Directions = Mapping[str, bool]  # value name -> higher is better
 
 
-@cache
-def _registered() -> dict[str, bool]:
-    found: dict[str, bool] = {}
-    for name in registry.names(registry.METRICS):
+def of_metrics(names: Iterable[str]) -> dict[str, bool]:
+    """The directions of the outputs of these registered metrics, plus the bitrate rows.
+
+    Raises:
+        EvalkitError: a metric plug-in cannot be loaded.
+    """
+    from evalkit import registry
+
+    found = dict(BITRATE_ROWS)
+    for name in names:
         try:
             cls = registry.load(registry.METRICS, name)
         except ImportError as exc:
             raise EvalkitError(
                 f"cannot load metric plug-in {name!r} to learn its direction: {exc}"
             ) from exc
-        # class-level metadata, as Metric.output_names() computes it, without building the metric
-        for output in cls.outputs or (cls.name,):
+        for output in cls.outputs or (cls.name,):  # class metadata, without building it
             found[output] = bool(cls.higher_is_better)
     return found
 
 
-def higher_is_better(metric: str) -> bool:
-    """True where a larger value of this result metric is better.
+def registered() -> dict[str, bool]:
+    """Directions of every registered metric (for run folders that predate the record)."""
+    from evalkit import registry
+
+    return of_metrics(registry.names(registry.METRICS))
+
+
+def higher_is_better(metric: str, directions: Directions) -> bool:
+    """True where a larger value of ``metric`` is better.
 
     Raises:
-        EvalkitError: the metric is neither a bitrate row nor an output of a registered metric.
+        EvalkitError: the run records no direction for this value.
     """
-    if metric in BITRATE_ROWS:
-        return BITRATE_ROWS[metric]
-    known = _registered()
-    if metric not in known:
+    if metric not in directions:
         raise EvalkitError(
-            f"metric {metric!r} in the results is not an output of any registered metric "
-            f"(known: {', '.join(sorted(known)) or 'none'}); install the plug-in that wrote it"
+            f"metric {metric!r} has no recorded direction (known: "
+            f"{', '.join(sorted(directions)) or 'none'}); install the plug-in that wrote it"
         )
-    return known[metric]
+    return bool(directions[metric])

@@ -1,16 +1,52 @@
-"""Reading a run folder (``runs/<run_id>/``) written by ``evalkit run``, with one-line errors."""
+"""The run folder (``runs/<run_id>/``): its files, written atomically, and read back with
+one-line errors.
+
+``run.json`` (settings, provenance, directions, status), ``results.parquet`` / ``.csv`` (one row
+per value, :mod:`evalkit.results.schema`), ``summary.csv`` (:mod:`evalkit.results.summary`),
+``codes.parquet`` and ``codebooks.csv`` (codebook codecs), ``run.log``, and ``audio/`` with
+``--save-audio``.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from evalkit.atomic import atomic_path
 from evalkit.errors import EvalkitError
+from evalkit.results import directions as D
 from evalkit.results.schema import RESULT_COLUMNS
+from evalkit.results.summary import codebook_table, summarize
+
+RUN_JSON = "run.json"
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Replace a JSON file atomically (a crash leaves the old file or the new one)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+
+
+def write_tables(
+    run_dir: Path, results: pd.DataFrame, codes: pd.DataFrame, directions: D.Directions
+) -> None:
+    """Every table of the run folder, each written atomically."""
+
+    def atomic(name: str, write: Callable[[Path], object]) -> None:
+        with atomic_path(run_dir / name) as tmp:
+            write(tmp)
+
+    atomic("results.parquet", lambda p: results.to_parquet(p, index=False))
+    atomic("results.csv", lambda p: results.to_csv(p, index=False))
+    atomic("codes.parquet", lambda p: codes.to_parquet(p, index=False))
+    atomic("summary.csv", lambda p: summarize(results, directions).to_csv(p, index=False))
+    atomic("codebooks.csv", lambda p: codebook_table(codes).to_csv(p, index=False))
 
 
 @dataclass(frozen=True)
@@ -38,6 +74,17 @@ class Run:
     def metric_fingerprints(self) -> dict[str, Any]:
         return dict(self.meta.get("metrics") or {})
 
+    @cached_property
+    def directions(self) -> dict[str, bool]:
+        """Value name -> higher is better, as recorded when the run ran."""
+        recorded = self.meta.get("directions")
+        return dict(recorded) if isinstance(recorded, dict) else D.registered()
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """The run's summary, by the function that wrote its ``summary.csv``."""
+        return summarize(self.results, self.directions)
+
 
 def unfinished_note(path: Path, meta: dict[str, Any]) -> str | None:
     """Why a run's tables are partial (interrupted, still running), or None if it completed."""
@@ -50,21 +97,35 @@ def unfinished_note(path: Path, meta: dict[str, Any]) -> str | None:
     )
 
 
-def load_run(path: str | Path) -> Run:
-    """Load a run folder; raises EvalkitError naming the folder and what is wrong with it."""
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """A run folder's ``run.json``; raises EvalkitError naming the file and what is wrong."""
     path = Path(path)
     if not path.is_dir():
         raise EvalkitError(f"{path}: no such run folder")
     try:
-        meta = json.loads((path / "run.json").read_text())
+        meta = json.loads((path / RUN_JSON).read_text())
     except FileNotFoundError as exc:
         raise EvalkitError(
-            f"{path}: no run.json; is this a folder written by evalkit run?"
+            f"{path}: no {RUN_JSON}; is this a folder written by evalkit run?"
         ) from exc
-    except json.JSONDecodeError as exc:
-        raise EvalkitError(f"{path / 'run.json'}: not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EvalkitError(f"{path / RUN_JSON}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise EvalkitError(f"{path / RUN_JSON}: not a run's settings (a JSON object)")
+    return meta
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run folder; raises EvalkitError naming the folder and what is wrong with it.
+
+    Example:
+        >>> run = load_run("runs/my-run")  # doctest: +SKIP
+        >>> run.summary.query("metric == 'pesq_wb' and domain == 'speech'")  # doctest: +SKIP
+    """
+    path = Path(path)
+    meta = read_meta(path)
     if not isinstance(meta.get("dataset"), dict) or "fingerprint" not in meta["dataset"]:
-        raise EvalkitError(f"{path / 'run.json'}: no dataset fingerprint")
+        raise EvalkitError(f"{path / RUN_JSON}: no dataset fingerprint")
     results_path = path / "results.parquet"
     if not results_path.is_file():
         raise EvalkitError(f"{path}: no results.parquet; the run did not finish")

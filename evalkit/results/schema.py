@@ -1,6 +1,10 @@
 """The result schema: one tidy row per (codec, bitrate, clip, metric value).
 
 Every key is documented here; reports, summaries and the regression gate read these columns only.
+Bitrates have one representation: the requested budget and the codec's setting are columns, and
+what was measured is a value row like any metric (``bitrate_measured_kbps``: payload bits ÷
+duration; ``bitrate_container_kbps``: with the container's framing), so it gets the same
+statistics, CIs and failure accounting as every other value.
 """
 
 from __future__ import annotations
@@ -9,6 +13,9 @@ import pandas as pd
 
 OK, NOT_APPLICABLE, ERROR = "ok", "not_applicable", "error"
 
+#: value rows the pipeline writes itself (no metric class): name -> higher is better
+BITRATE_ROWS: dict[str, bool] = {"bitrate_measured_kbps": False, "bitrate_container_kbps": False}
+
 #: column -> (dtype, meaning)
 RESULT_COLUMNS: dict[str, tuple[str, str]] = {
     "run_id": ("string", "the run folder's name"),
@@ -16,8 +23,6 @@ RESULT_COLUMNS: dict[str, tuple[str, str]] = {
     "codec_identity": ("string", "JSON: adapter version, checkpoint sha256, parameters"),
     "bitrate_kbps": ("float64", "the requested bitrate budget"),
     "nominal_kbps": ("float64", "the setting the codec used (highest that fits the budget)"),
-    "measured_kbps": ("float64", "payload bits / clip duration"),
-    "container_kbps": ("float64", "bits including container framing / duration (NaN: none)"),
     "clip_id": ("string", "clip identifier, unique within the dataset"),
     "domain": ("string", "speech, music or environmental"),
     "lossy_source": ("bool", "the clip was already lossy-coded at its source"),
