@@ -11,7 +11,8 @@ import pytest
 
 from evalkit.errors import UsageError
 from evalkit.pipeline import runner
-from evalkit.pipeline.runner import RunConfig, evaluate
+from evalkit.pipeline.config import RunConfig
+from evalkit.pipeline.runner import evaluate
 from tests.conftest import DEFAULT_SET, default_clips
 
 METRICS = ("mel_distance", "stoi")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalkit.pipeline.runner import RunConfig, evaluate
+from evalkit.pipeline.config import RunConfig
+from evalkit.pipeline.runner import evaluate
 
 pytestmark = pytest.mark.slow
 

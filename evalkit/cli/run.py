@@ -18,15 +18,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from evalkit import registry
 from evalkit.cli._app import app
 from evalkit.cli.common import console, parse_floats, print_table, user_errors
 from evalkit.errors import UsageError
-from evalkit.pipeline.runner import PROFILE_DEFAULTS, RunConfig, evaluate, resume_config
+from evalkit.pipeline.config import RunConfig
+from evalkit.pipeline.runner import evaluate
+from evalkit.results.summary import ALL
 
 
 def parse_checkpoints(values: list[str], codecs: tuple[str, ...]) -> dict[str, str]:
-    """``NAME=PATH`` per codec, or a plain ``PATH`` when exactly one codec is run."""
+    """``NAME=PATH`` per codec, or a plain ``PATH`` when exactly one codec is run (the files are
+    checked with the rest of the settings, by :meth:`RunConfig.resolved`)."""
     out: dict[str, str] = {}
     for value in values:
         name, sep, path = value.partition("=")
@@ -36,8 +38,6 @@ def parse_checkpoints(values: list[str], codecs: tuple[str, ...]) -> dict[str, s
             name, path = codecs[0], value
         if name in out:
             raise UsageError(f"--checkpoint given twice for {name!r}")
-        if not Path(path).is_file():
-            raise UsageError(f"--checkpoint {name}={path}: no such file")
         out[name] = path
     return out
 
@@ -169,37 +169,25 @@ def run(
                     f"--resume replays the run's own settings; drop {', '.join(ignored)} "
                     "(or start a new run without --resume)"
                 )
-            config, out = resume_config(resume), resume
+            config, out = RunConfig.from_run(resume), resume
         else:
             if out is not None and (out / "run.json").exists():
                 raise UsageError(
                     f"{out} already holds a run; continue it with `evalkit run --resume {out}`, "
                     "or give another --out (delete the folder to start it over)"
                 )
-            defaults = PROFILE_DEFAULTS.get(profile or "", {})
-            codecs = (
-                tuple(registry.parse_list(registry.CODECS, codec))
-                if codec
-                else defaults.get("codecs")
-            )
-            budgets = (
-                parse_floats(bitrates, "--bitrates") if bitrates else defaults.get("bitrates_kbps")
-            )
-            if not codecs or not budgets:
-                raise UsageError(
-                    "name at least one --codec and --bitrates (e.g. --codec opus "
-                    "--bitrates 6,12,24)"
-                )
+            codecs = tuple(c.strip() for c in codec.split(",") if c.strip())
+            run_codecs = RunConfig(codecs=codecs, profile=profile).with_profile().codecs
             config = RunConfig(
                 codecs=codecs,
-                bitrates_kbps=budgets,
+                bitrates_kbps=parse_floats(bitrates, "--bitrates") if bitrates else (),
                 dataset=dataset,
-                metrics=tuple(registry.parse_list(registry.METRICS, metrics)) if metrics else None,
+                metrics=tuple(m.strip() for m in metrics.split(",")) if metrics else None,
                 limit=limit,
                 segment_s=segment,
                 workers=workers,
                 scheduler=scheduler,
-                checkpoints=parse_checkpoints(checkpoint or [], codecs),
+                checkpoints=parse_checkpoints(checkpoint or [], run_codecs),
                 device=device,
                 save_audio=save_audio,
                 profile=profile,
@@ -225,15 +213,16 @@ def show_summary(run_dir: Path) -> None:
     import pandas as pd
 
     summary = pd.read_csv(run_dir / "summary.csv")
+    summary = summary[summary["source"] == ALL]  # lossless/lossy-source splits: see the report
     shown = summary[(summary["metric"] != "bitrate_container_kbps") & (summary["n"] > 0)]
-    for domain, table in shown[shown["domain"] != "all"].groupby("domain", sort=True):
+    for domain, table in shown[shown["domain"] != ALL].groupby("domain", sort=True):
         wide = table.pivot_table(
             index=["codec", "bitrate_kbps"], columns="metric", values="mean", sort=True
         ).reset_index()
         wide.columns.name = None
         wide = wide.rename(columns={"bitrate_kbps": "kbps", "bitrate_measured_kbps": "measured"})
         print_table(wide, title=f"{domain}: mean per codec × bitrate (95% CIs in summary.csv)")
-    per_codec = summary[summary["domain"] == "all"].groupby("codec")["errors"].sum()
+    per_codec = summary[summary["domain"] == ALL].groupby("codec")["errors"].sum()
     if per_codec.sum():
         failed = ", ".join(f"{codec} {int(n)}" for codec, n in per_codec.items() if n)
         missing = sorted(set(summary["codec"]) - set(shown["codec"]))

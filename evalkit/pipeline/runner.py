@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from evalkit.datasets import load_dataset
 from evalkit.datasets.base import Clip
 from evalkit.errors import EvalkitError, StorageError, UsageError, storage_error
 from evalkit.pipeline import provenance
+from evalkit.pipeline.config import RunConfig
 from evalkit.pipeline.scoring import fingerprint, one_line
 from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
 from evalkit.pipeline.task import (
@@ -43,48 +44,12 @@ from evalkit.pipeline.task import (
     run_task,
     saved_audio_path,
 )
+from evalkit.results import RUN_JSON
 from evalkit.results import directions as D
-from evalkit.results.rundir import RUN_JSON, write_json, write_tables
+from evalkit.results.rundir import write_json, write_tables
 from evalkit.results.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
 
 log = logging.getLogger("evalkit")
-
-#: named presets: ``--profile ci`` is the regression gate's fixed, small subset
-PROFILES: dict[str, dict] = {
-    "ci": {"dataset": "default", "limit": 2},
-}
-#: what a profile runs when the command names no codec or bitrate
-PROFILE_DEFAULTS: dict[str, dict] = {
-    "ci": {"codecs": ("rvq",), "bitrates_kbps": (1.5, 3.0, 6.0)},
-}
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run; stored in run.json so ``--resume`` can replay it."""
-
-    codecs: tuple[str, ...]
-    bitrates_kbps: tuple[float, ...]
-    dataset: str = "default"
-    metrics: tuple[str, ...] | None = None  # None: every registered metric
-    limit: int | None = None  # clips per domain
-    segment_s: float | None = None
-    workers: int | None = None  # None: one per core
-    scheduler: str | None = None  # address of an existing Dask scheduler
-    checkpoints: dict[str, str] = field(default_factory=dict)
-    device: str = "cpu"
-    save_audio: bool = False
-    profile: str | None = None
-    timeout_s: float | None = 1800.0
-    retries: int = 2
-
-    def with_profile(self) -> RunConfig:
-        if self.profile is None:
-            return self
-        if self.profile not in PROFILES:
-            raise UsageError(f"unknown profile {self.profile!r}; known: {', '.join(PROFILES)}")
-        return replace(self, **PROFILES[self.profile])
-
 
 @dataclass
 class Plan:
@@ -130,9 +95,6 @@ def prepare(config: RunConfig) -> Plan:
                 skipped.append(str(exc))
         if not any(key[0] == name for key in nominal):
             raise UsageError(skipped[-1])
-    unknown = set(config.checkpoints) - set(config.codecs)
-    if unknown:
-        raise UsageError(f"--checkpoint names {', '.join(sorted(unknown))}, which is not run")
     dataset = load_dataset(config.dataset, limit=config.limit, segment_s=config.segment_s)
     if not dataset.clips:
         raise UsageError(f"dataset {config.dataset!r} holds no audio clips")
@@ -217,8 +179,6 @@ def _run_with_timeout(task: Task) -> TaskResult:
 
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``; a missing GPU is a clear error."""
-    if device not in ("cpu", "cuda", "auto"):
-        raise UsageError(f"--device must be cpu, cuda or auto, not {device!r}")
     if device == "cpu":
         return device
     import torch
@@ -387,7 +347,8 @@ def evaluate(
     argv: list[str] | None = None,
 ) -> Path:
     """Run an evaluation end to end; returns the run folder. The CLI is a shell over this."""
-    config = replace(config.with_profile(), device=resolve_device(config.device))
+    config = config.resolved()
+    config = replace(config, device=resolve_device(config.device))
     run_dir = Path(run_dir) if run_dir else default_run_dir(config)
     started = provenance.now()
     plan = prepare(config)  # before the folder exists: a usage error leaves no empty run behind
@@ -398,7 +359,7 @@ def evaluate(
     store = ShardStore(cache_dir or default_root())
     meta = provenance.run_metadata(
         run_dir.name,
-        config_dict(config),
+        config.to_dict(),
         argv,
         started,
         plan_info={
@@ -468,28 +429,6 @@ def _storage(what: str, path: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         raise storage_error(exc, what, path) from None
-
-
-def config_dict(config: RunConfig) -> dict:
-    d = asdict(config)
-    d["codecs"], d["bitrates_kbps"] = list(config.codecs), list(config.bitrates_kbps)
-    d["metrics"] = list(config.metrics) if config.metrics else None
-    return d
-
-
-def resume_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / RUN_JSON
-    if not path.exists():
-        raise UsageError(f"{run_dir} is not a run folder (no run.json); give the folder of a run")
-    try:  # run.json is a file anyone may have edited: a broken one is a usage error
-        d = json.loads(path.read_text())["config"]
-        d["codecs"], d["bitrates_kbps"] = tuple(d["codecs"]), tuple(d["bitrates_kbps"])
-        d["metrics"] = tuple(d["metrics"]) if d.get("metrics") else None
-        return RunConfig(**d)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UsageError(
-            f"{path} does not hold a run's settings: {type(exc).__name__}: {exc}"
-        ) from None
 
 
 @contextlib.contextmanager

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evalkit.results.summary import ALL
+
 MAX_DEGREE = 3
 #: below this share of the joint quality range, the fits are compared mostly where one of them
 #: extrapolates (the FAU-LMS ``bjontegaard`` package warns at the same threshold)
@@ -72,7 +74,7 @@ def bd_rate_table(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     computed keep the reason in ``note`` instead of a number.
     """
     rows = []
-    sel = summary[(summary["metric"] == metric) & (summary["source"] == "all")]
+    sel = summary[(summary["metric"] == metric) & (summary["source"] == ALL)]
     sel = sel[np.isfinite(sel["mean"]) & np.isfinite(sel["measured_kbps"])]
     for domain, part in sel.groupby("domain", sort=False):
         curves = {

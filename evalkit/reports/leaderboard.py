@@ -18,7 +18,7 @@ from evalkit.reports.report import bd_rate_section, failures_section, rd_figures
 from evalkit.reports.tables import codec_rows, domain_order, mean_ci, metric_header
 from evalkit.results.rundir import Run, load_run
 from evalkit.results.schema import BITRATE_ROWS
-from evalkit.results.summary import directions_of, summarize
+from evalkit.results.summary import ALL, directions_of, summarize
 
 #: upper edges (kbps, inclusive) of the bitrate bands codecs are ranked within
 BAND_EDGES = (3.0, 6.0, 12.0, 24.0, 48.0, 96.0)
@@ -83,7 +83,7 @@ def ranked_tables(
     """Per domain, one table per bitrate band, rows ranked by the domain's ranking metric."""
     sections = []
     for domain in domain_order(summary["domain"].unique().tolist()):
-        part = summary[(summary["domain"] == domain) & (summary["source"] == "all")]
+        part = summary[(summary["domain"] == domain) & (summary["source"] == ALL)]
         ranker = rank_metric(part, rank_by)
         if ranker is None:
             continue

@@ -8,3 +8,6 @@
 Nothing here imports the pipeline, the codecs or the metric plug-ins: a stored run can be
 reported on a machine that has none of them installed.
 """
+
+#: the run folder's settings, provenance, directions and status
+RUN_JSON = "run.json"

@@ -20,11 +20,10 @@ import pandas as pd
 
 from evalkit.atomic import atomic_path
 from evalkit.errors import EvalkitError
+from evalkit.results import RUN_JSON
 from evalkit.results import directions as D
 from evalkit.results.schema import RESULT_COLUMNS
 from evalkit.results.summary import codebook_table, summarize
-
-RUN_JSON = "run.json"
 
 
 def write_json(path: Path, data: dict) -> None:
