@@ -10,7 +10,8 @@ from evalkit import registry
 from evalkit.codecs.base import Encoded
 from evalkit.codecs.pcm import PCM
 from evalkit.codecs.pyav import MP3, Opus
-from evalkit.pipeline.align import apply_lag, estimate_lag, probe_signal
+from evalkit.pipeline import scoring
+from evalkit.pipeline.align import apply_lag, estimate_lag, pair_lag, probe_signal, to_reference
 from evalkit.pipeline.scoring import score_metric
 from evalkit.pipeline.task import CodecSpec, codec_lag
 from tests.conftest import DEFAULT_SET, default_clips
@@ -79,19 +80,45 @@ def test_apply_lag_trims_to_common_length():
     assert np.array_equal(r, d)
 
 
+def test_to_reference_shifts_and_pads_with_silence_never_trimming_the_reference():
+    deg = np.arange(1, 9, dtype=np.float32)[None]
+    assert to_reference(deg, 2, 10).tolist() == [[3, 4, 5, 6, 7, 8, 0, 0, 0, 0]]
+    assert to_reference(deg, -3, 6).tolist() == [[0, 0, 0, 1, 2, 3]]
+    assert to_reference(deg, 20, 4).tolist() == [[0, 0, 0, 0]]
+
+
+def test_pair_lag_is_known_none_or_estimated():
+    probe = probe_signal(16000, 1)
+    deg = np.roll(probe, 480, axis=1)
+    assert [pair_lag(probe, deg, 16000, a) for a in ("none", "estimate", 7)] == [0, 480, 7]
+    with pytest.raises(ValueError, match="align must be"):
+        pair_lag(probe, deg, 16000, "auto")
+
+
 @pytest.mark.parametrize("name", registry.names(registry.METRICS))
-def test_a_clip_shorter_than_the_codec_delay_is_not_applicable_and_says_why(name):
-    """A 10-sample clip decoded with a 12-sample delay leaves no overlap: every metric says so
-    (none crashes on empty input)."""
-    ref, deg = apply_lag(np.ones((1, 10), np.float32), np.ones((1, 10), np.float32), 12)
-    assert ref.shape == deg.shape == (1, 0)
+def test_a_metric_receives_the_pair_as_the_policy_says(name, monkeypatch):
+    """Self-aligning metrics see both signals as they are; sample-aligned ones the degraded
+    signal shifted by the lag and padded to the whole reference."""
+    seen = {}
     metric = registry.load(registry.METRICS, name)()
+    monkeypatch.setitem(scoring._metrics, name, metric)
+    monkeypatch.setattr(metric, "prepare", lambda ref, rate, text=None: seen.setdefault("r", ref))
+    monkeypatch.setattr(
+        metric,
+        "score",
+        lambda p, deg, rate: seen.update(d=deg) or dict.fromkeys(metric.outputs or (name,), 1.0),
+    )
+    rate = metric.sample_rate_hz or 16000
+    ref = np.ones((1, rate), np.float32)
+    deg = np.concatenate([np.zeros((1, 100), np.float32), ref[:, : rate // 2]], axis=1)
     domain = next(d for d in ("speech", "music") if metric.applies_to(d))
-    for row in score_metric(name, "key", "tiny", domain, ref, deg, 48000):
-        assert row["status"] == "not_applicable", row["error"]
-        assert row["error"] == (
-            f"tiny: {name}: nothing to compare, the clip is no longer than the codec's delay"
-        )
+    rows = score_metric(name, "key", "clip", domain, ref, deg, rate, lag=100)
+    assert {r["status"] for r in rows} == {"ok"}, rows
+    assert seen["r"].shape[-1] == rate
+    if metric.needs_alignment:
+        assert seen["d"].shape[-1] == rate and seen["d"][..., rate // 2 :].max() == 0
+    else:
+        assert seen["d"].shape[-1] == deg.shape[1] and seen["d"][..., :100].max() == 0
 
 
 class PhaseFreePCM(PCM):

@@ -2,7 +2,8 @@
 
 A metric is a pure function of (reference, degraded) at its own evaluation rate, with metadata
 that says where it means something. The pipeline hands it mono or multichannel float32 audio
-already at ``sample_rate_hz`` and aligned; the metric never resamples on its own.
+already at ``sample_rate_hz`` and, where ``needs_alignment``, aligned; the metric never
+resamples on its own.
 
 Outcomes: a finite number (``ok``); :class:`~evalkit.errors.NotApplicable` (wrong domain, clip too
 short, silent reference) recorded as ``not_applicable``; any other exception recorded as ``error``
@@ -47,6 +48,10 @@ class Metric:
     in_default_run: ClassVar[bool] = True
     #: True: ``prepare`` takes a third argument, the clip's :class:`ClipText`
     uses_text: ClassVar[bool] = False
+    #: True: compares the signals sample by sample, so it gets the degraded signal shifted by the
+    #: known lag and cut or padded to the reference's length; False: it aligns internally (PESQ,
+    #: ViSQOL) and gets both as they are (evalkit.pipeline.align, docs/alignment.md)
+    needs_alignment: ClassVar[bool] = True
 
     def output_names(self) -> tuple[str, ...]:
         return self.outputs or (self.name,)

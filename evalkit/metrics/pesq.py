@@ -37,6 +37,7 @@ class PESQ(Metric):
     domains: ClassVar[tuple[str, ...]] = ("speech",)
     outputs: ClassVar[tuple[str, ...]] = ("pesq_wb",)
     mode: ClassVar[str] = "wb"
+    needs_alignment: ClassVar[bool] = False  # P.862 aligns utterance by utterance
 
     def fingerprint(self) -> dict[str, Any]:
         return {**super().fingerprint(), "mode": self.mode, "package": f"pesq=={version('pesq')}"}

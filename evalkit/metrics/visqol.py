@@ -70,6 +70,7 @@ class _SliceCache:
 class _ViSQOL(Metric):
     mode: ClassVar[str] = ""
     unit: ClassVar[str] = "MOS-LQO"
+    needs_alignment: ClassVar[bool] = False  # global and per-patch alignment of its own
 
     @cached_property
     def manager(self) -> Any:

@@ -1,9 +1,19 @@
-"""Delay compensation: a codec's delay and padding must not show up as quality loss.
+"""Alignment: one policy for every path (``evalkit run``, pairs mode, ``evalkit score``, the API).
 
-The lag is a property of the codec setting, not of the clip, so it is measured once per
+- Metrics that align internally or do not compare in time (PESQ, ViSQOL, DNSMOS;
+  ``Metric.needs_alignment = False``) get both signals as they are: no shift, no trimming, which
+  is how their reference implementations are defined (PESQ on the ITU files as they are gives the
+  official numbers).
+- Metrics that compare sample by sample (SI-SDR, mel/STFT distance, STOI) get the degraded
+  signal shifted by a *known* lag and cut or padded with silence to the reference's length
+  (:func:`to_reference`): the reference is never trimmed, so audio a decoder dropped counts as
+  lost. The lag is a codec's delay measured on a probe (``evalkit run``), or for files from
+  elsewhere 0 unless a per-pair estimate is asked for (``align="estimate"``), and is recorded.
+
+A codec's delay is a property of its setting, not of the clip, so it is measured once per
 (codec, setting, rate, channels) on a broadband probe and then applied to every clip. Estimating it
 from each clip instead picks wrong lags on quiet or tonal material (birdsong, flute, violins: about
-one pair in thirty with plain cross-correlation).
+one pair in thirty with plain cross-correlation). See docs/alignment.md.
 """
 
 from __future__ import annotations
@@ -12,6 +22,8 @@ import numpy as np
 
 PROBE_SECONDS = 2.0
 MAX_LAG_SECONDS = 0.25
+#: how the lag of a pair from elsewhere is found: none (0) or estimated per pair
+ALIGN_CHOICES = ("none", "estimate")
 
 
 def probe_signal(sample_rate_hz: int, channels: int) -> np.ndarray:
@@ -90,10 +102,34 @@ def estimate_lag(
     return int(lags[peak]) if sharp and agrees else coarse
 
 
+def pair_lag(reference: np.ndarray, degraded: np.ndarray, rate: int, align: str | int) -> int:
+    """The lag of one pair under ``align``: a known lag (int), 0 (``none``) or an estimate."""
+    if isinstance(align, bool) or not isinstance(align, str | int):
+        raise ValueError(f"align must be {' or '.join(ALIGN_CHOICES)} or a lag in samples")
+    if isinstance(align, int):
+        return align
+    if align not in ALIGN_CHOICES:
+        raise ValueError(f"align must be {' or '.join(ALIGN_CHOICES)}, not {align!r}")
+    if align == "none":
+        return 0
+    return estimate_lag(reference, degraded, int(MAX_LAG_SECONDS * rate), rate)
+
+
+def to_reference(degraded: np.ndarray, lag: int, length: int) -> np.ndarray:
+    """``degraded`` shifted back by ``lag`` and cut or padded with silence to ``length`` samples:
+    what sample-aligned metrics compare with the whole reference."""
+    out = np.zeros((degraded.shape[0], length), np.float32)
+    src, start = (degraded[:, lag:], 0) if lag >= 0 else (degraded, -lag)
+    n = max(0, min(src.shape[1], length - start))
+    out[:, start : start + n] = src[:, :n]
+    return out
+
+
 def apply_lag(
     reference: np.ndarray, degraded: np.ndarray, lag: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shift ``degraded`` back by ``lag`` and trim both to their common length."""
+    """Shift ``degraded`` back by ``lag`` and trim both to their common length (benchmarks and
+    listening stimuli, which cut excerpts; scores use :func:`to_reference`)."""
     if lag > 0:
         degraded = degraded[:, lag:]
     elif lag < 0:

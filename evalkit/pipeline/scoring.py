@@ -1,6 +1,9 @@
-"""Scoring one aligned (reference, degraded) pair with any metric: shared by runner and CLI.
+"""Scoring a (reference, degraded) pair with any metric: shared by the runner, the CLI and the API.
 
-Outcomes are plain dicts with ``metric, value, status, error, metric_version, metric_s``.
+Every path applies one alignment policy (:mod:`evalkit.pipeline.align`, docs/alignment.md):
+metrics that align internally get both signals as they are, sample-aligned ones get the degraded
+signal shifted by a known lag and cut or padded to the reference's length. Outcomes are plain
+dicts with ``metric, value, status, error, metric_version, metric_s``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from evalkit import audio as A
 from evalkit import registry
 from evalkit.errors import NotApplicable, UsageError
 from evalkit.metrics.base import DOMAINS, ClipText, Metric
-from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag
+from evalkit.pipeline.align import ALIGN_CHOICES, pair_lag, to_reference
 from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
 
 _metrics: dict[str, Metric] = {}
@@ -34,8 +37,14 @@ def get_metric(name: str) -> Metric:
     return _metrics[name]
 
 
+def alignment(metric: Metric) -> str:
+    """How a metric receives the pair (part of its fingerprint: a change recomputes its values)."""
+    return "lag, cut or padded to the reference" if metric.needs_alignment else "as they are"
+
+
 def fingerprint(name: str) -> str:
-    return json.dumps(get_metric(name).fingerprint(), sort_keys=True)
+    metric = get_metric(name)
+    return json.dumps({**metric.fingerprint(), "alignment": alignment(metric)}, sort_keys=True)
 
 
 def one_line(exc: BaseException) -> str:
@@ -48,8 +57,6 @@ def _prepared_reference(
     metric: Metric, ref_key: str, ref: np.ndarray, rate: int, text: ClipText
 ) -> Any:
     """Reference-side work of a metric, once per clip per worker (reused across codecs/bitrates)."""
-    # the aligned reference can differ per codec (a negative lag or a short decode trims it), so
-    # the key covers its content, not only the clip it came from
     key = (metric.name, ref_key, hashlib.blake2b(ref.tobytes(), digest_size=16).digest(), text)
     if key in _prepared:
         _prepared.move_to_end(key)
@@ -70,8 +77,10 @@ def score_metric(
     deg: np.ndarray,
     rate: int,
     text: ClipText = NO_TEXT,
+    lag: int = 0,
 ) -> list[dict[str, Any]]:
-    """All outputs of one metric on an aligned pair at the clip's rate; never raises."""
+    """All outputs of one metric on a pair at the clip's rate, ``deg`` trailing ``ref`` by
+    ``lag`` samples; never raises."""
     metric = get_metric(name)
     outputs, version = metric.output_names(), fingerprint(name)
 
@@ -90,11 +99,10 @@ def score_metric(
 
     if not metric.applies_to(domain):
         return rows(NOT_APPLICABLE, f"{clip_id}: {name} does not apply to {domain}")
-    if ref.shape[-1] == 0:  # apply_lag left no overlap
-        return rows(
-            NOT_APPLICABLE,
-            f"{clip_id}: {name}: nothing to compare, the clip is no longer than the codec's delay",
-        )
+    if ref.shape[-1] == 0 or deg.shape[-1] == 0:
+        return rows(NOT_APPLICABLE, f"{clip_id}: {name}: nothing to compare, a signal is empty")
+    if metric.needs_alignment:
+        deg = to_reference(deg, lag, ref.shape[1])
     started = time.perf_counter()
     try:
         m_rate = metric.sample_rate_hz or rate
@@ -115,33 +123,124 @@ def score_metric(
     return rows(OK, values=values, spent=time.perf_counter() - started)
 
 
-def score_pair(
-    reference: Path, degraded: Path, domain: str, names: list[str] | None = None
+def default_metrics() -> list[str]:
+    """Every registered metric that is part of a default run (``Metric.in_default_run``)."""
+    return [
+        n
+        for n in registry.names(registry.METRICS)
+        if registry.load(registry.METRICS, n).in_default_run
+    ]
+
+
+def match_format(
+    reference: np.ndarray, degraded: np.ndarray, degraded_rate: int, rate: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The degraded signal at the reference's rate; channels matched by mixing (a mono side
+    is repeated, other mismatches compare mono mixes)."""
+    deg = A.resample(degraded, degraded_rate, rate)
+    if deg.shape[0] == reference.shape[0]:
+        return reference, deg
+    if 1 in (deg.shape[0], reference.shape[0]):
+        channels = max(deg.shape[0], reference.shape[0])
+    else:
+        channels = 1
+    return A.to_channels(reference, channels), A.to_channels(deg, channels)
+
+
+def score_arrays(
+    reference: np.ndarray,
+    degraded: np.ndarray,
+    rate: int,
+    metrics: list[str] | None = None,
+    align: str | int = "none",
+    domain: str = "speech",
+    degraded_rate: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``evalkit score``: read, bring the degraded file to the reference's format, align, score."""
-    if domain not in DOMAINS:
-        raise UsageError(f"--domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
-    read = {}
-    for path in (reference, degraded):
+    """Score one pair of float arrays shaped (channels, samples) or (samples,).
+
+    ``align``: ``"none"`` (lag 0: decoded files are usually written without the codec's delay),
+    ``"estimate"`` (one lag estimated for the pair) or a known lag in samples at ``rate``; it only
+    moves sample-aligned metrics (PESQ and ViSQOL align themselves). A length mismatch is never
+    trimmed away: each row carries both durations. Metrics default to those of a default run.
+
+    >>> import numpy as np
+    >>> t = np.arange(16000) / 16000
+    >>> ref = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    >>> rows = score_arrays(ref, ref[:8000], 16000, metrics=["mel_distance"], domain="music")
+    >>> rows[0]["metric"], rows[0]["status"], rows[0]["deg_duration_s"], rows[0]["value"] > 1
+    ('mel_distance', 'ok', 0.5, True)
+    """
+    return _score(reference, degraded, rate, degraded_rate or rate, metrics, align, domain, "pair")
+
+
+def score_files(
+    ref_path: str | Path,
+    deg_path: str | Path,
+    metrics: list[str] | None = None,
+    align: str | int = "none",
+    domain: str = "speech",
+) -> list[dict[str, Any]]:
+    """Read two audio files and score them as :func:`score_arrays` does, at the reference's rate
+    (evalkit's resampler brings the degraded file there). A bad file is a one-line error.
+
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> path = tempfile.mkdtemp() + "/tone.wav"
+    >>> sf.write(path, 0.3 * np.sin(np.arange(16000) / 4.0), 16000)
+    >>> rows = score_files(path, path, metrics=["mel_distance"], domain="music")
+    >>> rows[0]["value"], rows[0]["lag_samples"], rows[0]["ref_duration_s"]
+    (0.0, 0.0, 1.0)
+    """
+    read = []
+    for path in (Path(ref_path), Path(deg_path)):
         if not path.is_file():
             raise UsageError(f"{path}: no such file")
         try:
-            read[path] = A.read(path)
+            read.append(A.read(path))
         except Exception as exc:
             raise UsageError(f"{path}: cannot read audio: {one_line(exc)}") from None
-    (ref, rate), (deg, deg_rate) = read[reference], read[degraded]
-    deg = A.resample(deg, deg_rate, rate)
-    if deg.shape[0] != ref.shape[0]:
-        deg = (
-            A.to_channels(deg, ref.shape[0])
-            if 1 in deg.shape[:1] + ref.shape[:1]
-            else A.to_channels(deg, 1)
-        )
-        ref = A.to_channels(ref, deg.shape[0])
-    lag = estimate_lag(ref, deg, int(MAX_LAG_SECONDS * rate), rate)
-    ref, deg = apply_lag(ref, deg, lag)
-    out = []
-    for name in names or registry.names(registry.METRICS):
-        for row in score_metric(name, str(reference), reference.name, domain, ref, deg, rate):
-            out.append({**row, "lag_samples": lag})
-    return out
+    (ref, rate), (deg, deg_rate) = read
+    return _score(ref, deg, rate, deg_rate, metrics, align, domain, Path(ref_path).name)
+
+
+def _score(
+    reference: np.ndarray,
+    degraded: np.ndarray,
+    rate: int,
+    degraded_rate: int,
+    metrics: list[str] | None,
+    align: str | int,
+    domain: str,
+    label: str,
+) -> list[dict[str, Any]]:
+    if domain not in DOMAINS:
+        raise UsageError(f"domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
+    ref, deg = (np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (reference, degraded))
+    ref, deg = match_format(ref, deg, degraded_rate, rate)
+    try:
+        lag = pair_lag(ref, deg, rate, align)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    names = registry.parse_list(registry.METRICS, ",".join(metrics)) if metrics else None
+    common = {
+        "lag_samples": float(lag),
+        "ref_duration_s": ref.shape[1] / rate,
+        "deg_duration_s": deg.shape[1] / rate,
+    }
+    key = hashlib.blake2b(ref.tobytes(), digest_size=16).hexdigest()
+    return [
+        {**row, **common}
+        for name in names or default_metrics()
+        for row in score_metric(name, key, label, domain, ref, deg, rate, lag=lag)
+    ]
+
+
+def check_align(value: str) -> str | int:
+    """``--align`` text: none, estimate or a lag in samples."""
+    if value in ALIGN_CHOICES:
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(
+            f"--align must be {', '.join(ALIGN_CHOICES)} or a lag in samples, not {value!r}"
+        ) from None

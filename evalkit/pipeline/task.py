@@ -24,7 +24,7 @@ from evalkit import registry
 from evalkit.codecs.base import Codec, Encoded
 from evalkit.datasets.base import Clip
 from evalkit.metrics.base import ClipText
-from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag, probe_signal
+from evalkit.pipeline.align import MAX_LAG_SECONDS, estimate_lag, probe_signal
 from evalkit.pipeline.scoring import fingerprint, get_metric, one_line, score_metric
 from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
 
@@ -286,7 +286,6 @@ def _score_bitrate(
         decoded = _decode_checked(codec, enc, rate, ref.shape[0], ref.shape[1])
         decode_s = time.perf_counter() - started
         lag = codec_lag(codec, task.codec, work.nominal_kbps, rate, ref.shape[0])
-        ref_a, deg_a = apply_lag(ref, decoded, lag)
     except Exception as exc:
         message = (
             f"{clip.clip_id}: {task.codec.name} at {work.nominal_kbps:g} kbps "
@@ -304,6 +303,8 @@ def _score_bitrate(
         "measured_kbps": enc.measured_kbps,
         "container_kbps": enc.container_kbps if enc.container_kbps is not None else np.nan,
         "lag_samples": float(lag),
+        "ref_duration_s": ref.shape[1] / rate,
+        "deg_duration_s": decoded.shape[1] / rate,
         "encode_s": encode_s,
         "decode_s": decode_s,
     }
@@ -325,7 +326,7 @@ def _score_bitrate(
         ]
     rows = result.rows.setdefault(work.shard, [])
     for name in work.metrics:
-        rows.extend(_metric_rows(task, work, name, enc, ref_a, deg_a, rate, common, result))
+        rows.extend(_metric_rows(task, work, name, enc, ref, decoded, rate, common, result))
 
 
 def _metric_rows(
@@ -364,6 +365,7 @@ def _metric_rows(
             )
         ]
     text = ClipText(clip.language, clip.transcript)
-    scored = score_metric(name, clip.key, clip.clip_id, clip.domain, ref, deg, rate, text)
+    lag = int(common["lag_samples"])  # applied by score_metric where the metric needs it
+    scored = score_metric(name, clip.key, clip.clip_id, clip.domain, ref, deg, rate, text, lag)
     result.failures += sum(r["status"] == ERROR for r in scored)
     return [_row(task, work, **common, **r) for r in scored]

@@ -30,7 +30,17 @@ RESULT_COLUMNS: dict[str, tuple[str, str]] = {
     "value": ("float64", "the value; NaN unless status is ok"),
     "status": ("string", "ok, not_applicable or error"),
     "error": ("string", "one-line message naming the clip and the cause (empty when ok)"),
-    "lag_samples": ("float64", "codec delay removed before scoring, at the clip's rate"),
+    "lag_samples": (
+        "float64",
+        "lag by which the degraded signal trails the reference, at the clip's rate: removed for "
+        "sample-aligned metrics only (docs/alignment.md)",
+    ),
+    "ref_duration_s": ("float64", "length of the reference (the clip or its window), seconds"),
+    "deg_duration_s": (
+        "float64",
+        "length of the degraded signal as decoded (delay included), seconds: a mismatch is "
+        "reported here, never trimmed away",
+    ),
     "encode_s": ("float64", "seconds spent encoding (shared by every bitrate of a task)"),
     "decode_s": ("float64", "seconds spent decoding this bitrate"),
     "metric_s": ("float64", "seconds spent computing this metric"),
