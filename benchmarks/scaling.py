@@ -25,7 +25,8 @@ import numpy as np
 import soundfile as sf
 
 from evalkit.datasets import load_dataset
-from evalkit.pipeline.runner import RunConfig, evaluate, plan_tasks, prepare
+from evalkit.pipeline.config import RunConfig
+from evalkit.pipeline.runner import evaluate, plan_tasks, prepare
 from evalkit.pipeline.store import ShardStore
 from evalkit.pipeline.task import configure_threads, run_task
 
@@ -61,7 +62,7 @@ def client_peak_mb(n_clips: int) -> float:
             sf.write(folder / f"c{i:05d}.wav", 0.1 * rng.standard_normal(1600), 16000)
         code = (
             "import resource, sys; from pathlib import Path\n"
-            "from evalkit.pipeline.runner import RunConfig, evaluate\n"
+            "from evalkit import RunConfig, evaluate\n"
             f"evaluate(RunConfig(codecs=('pcm',), bitrates_kbps=(128.0,), "
             f"dataset='folder:{folder}:speech', metrics=('si_sdr',), workers=2), "
             f"Path('{tmp}') / 'run')\n"
