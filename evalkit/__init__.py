@@ -28,6 +28,15 @@ Traceback (most recent call last):
 ...
 evalkit.errors.UsageError: unknown codec 'opsu'. Did you mean 'opus'? ...
 
+Score two arrays or two files with any metrics, under the same alignment policy as a run
+(docs/alignment.md): one row per value, with both durations and the lag used:
+
+>>> import numpy as np
+>>> tone = np.sin(np.arange(16000) / 4.0).astype(np.float32) * 0.3
+>>> rows = evalkit.score_arrays(tone, tone[:8000], 16000, metrics=["mel_distance"], domain="music")
+>>> [(r["metric"], r["ref_duration_s"], r["deg_duration_s"]) for r in rows]
+[('mel_distance', 1.0, 0.5)]
+
 Write a report (Markdown, HTML, CSV, JSON and plots) from any run folder:
 
 >>> paths = evalkit.write_report(run_dir, formats=["md"])
@@ -39,12 +48,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.pipeline.config import RunConfig
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from evalkit.results.rundir import Run
 
 __version__ = "0.1.0"
@@ -55,6 +66,8 @@ __all__ = [
     "UsageError",
     "evaluate",
     "load_run",
+    "score_arrays",
+    "score_files",
     "write_leaderboard",
     "write_report",
 ]
@@ -78,6 +91,40 @@ def evaluate(
     from evalkit.pipeline.runner import evaluate as run
 
     return run(config, Path(run_dir) if run_dir else None, Path(cache_dir) if cache_dir else None)
+
+
+def score_arrays(
+    reference: np.ndarray,
+    degraded: np.ndarray,
+    rate: int,
+    metrics: Sequence[str] | None = None,
+    align: str | int = "none",
+    domain: str = "speech",
+    degraded_rate: int | None = None,
+) -> list[dict[str, Any]]:
+    """Score one (reference, degraded) pair of float arrays, (channels, samples) or (samples,).
+
+    ``align`` is ``"none"``, ``"estimate"`` (one lag estimated and recorded) or a lag in samples;
+    it moves only the sample-aligned metrics. ``metrics`` default to those of a default run.
+    Returns one row per value, as ``results.parquet`` holds them (status, error, durations).
+    """
+    from evalkit.pipeline.scoring import score_arrays as score
+
+    names = list(metrics) if metrics is not None else None
+    return score(reference, degraded, rate, names, align, domain, degraded_rate)
+
+
+def score_files(
+    reference: str | Path,
+    degraded: str | Path,
+    metrics: Sequence[str] | None = None,
+    align: str | int = "none",
+    domain: str = "speech",
+) -> list[dict[str, Any]]:
+    """Read two audio files and score them as :func:`score_arrays` does (``evalkit score``)."""
+    from evalkit.pipeline.scoring import score_files as score
+
+    return score(reference, degraded, list(metrics) if metrics is not None else None, align, domain)
 
 
 def load_run(run_dir: str | Path) -> Run:

@@ -26,11 +26,12 @@ def test_the_module_examples_run(tmp_path):
     assert result.failed == 0
 
 
-def test_config_examples_run():
-    from evalkit.pipeline import config
+def test_config_and_scoring_examples_run():
+    from evalkit.pipeline import config, scoring
 
-    result = doctest.testmod(config)
-    assert result.attempted >= 2 and result.failed == 0
+    for module in (config, scoring):
+        result = doctest.testmod(module)
+        assert result.attempted >= 2 and result.failed == 0, module.__name__
 
 
 def test_help_shows_the_api():
@@ -41,7 +42,14 @@ def test_help_shows_the_api():
         timeout=120,
         env={"PAGER": "cat", "TERM": "dumb", "PATH": "/usr/bin:/bin"},
     ).stdout
-    for name in ("evaluate", "load_run", "write_report", "write_leaderboard", "RunConfig"):
+    for name in (
+        "evaluate",
+        "score_arrays",
+        "score_files",
+        "load_run",
+        "write_report",
+        "RunConfig",
+    ):
         assert name in text
 
 
