@@ -152,6 +152,21 @@ def run(
             help="Exit 1 when any value failed (by default failures are data and the exit is 0)."
         ),
     ] = False,
+    pairs: Annotated[
+        str | None,
+        typer.Option(
+            help="Score decoded files instead of coding: a folder laid out like --dataset "
+            "(--codec/--bitrates label it) or a manifest FILE[:DOMAIN][:allow-outside] of "
+            "reference,degraded pairs (docs/pairs.md)."
+        ),
+    ] = None,
+    align: Annotated[
+        str,
+        typer.Option(
+            help="With --pairs: lag for sample-aligned metrics, none or estimate (one per pair, "
+            "recorded in lag_samples); PESQ and ViSQOL always get the files as they are."
+        ),
+    ] = "none",
 ) -> None:
     """Encode, decode and score every clip of a dataset; print the summary and the run folder.
 
@@ -162,7 +177,8 @@ def run(
             given = {
                 "--codec": codec, "--bitrates": bitrates, "--out": out, "--metrics": metrics,
                 "--limit": limit, "--segment": segment, "--checkpoint": checkpoint,
-                "--profile": profile, "--dataset": dataset != "default",
+                "--profile": profile, "--dataset": dataset != "default", "--pairs": pairs,
+                "--align": align != "none",
             }  # fmt: skip
             if ignored := [flag for flag, value in given.items() if value]:
                 raise UsageError(
@@ -192,6 +208,8 @@ def run(
                 save_audio=save_audio,
                 profile=profile,
                 timeout_s=timeout,
+                pairs=pairs,
+                align=align,
             )
         started = time.perf_counter()
         try:

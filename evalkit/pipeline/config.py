@@ -49,6 +49,8 @@ class RunConfig:
     profile: str | None = None
     timeout_s: float | None = 1800.0
     retries: int = 2
+    pairs: str | None = None  # decoded files to replay instead of coding (evalkit.pipeline.pairs)
+    align: str = "none"  # lag of replayed pairs for sample-aligned metrics: none or estimate
 
     def resolved(self) -> RunConfig:
         """The profile applied, names resolved (``pesq_wb`` -> ``pesq``) and every setting
@@ -56,13 +58,19 @@ class RunConfig:
         config = self.with_profile()
         from evalkit import registry
 
+        if config.pairs is not None:  # codecs and bitrates are the labels the pairs carry
+            from evalkit.pipeline.pairs import labelled
+
+            config = labelled(config)
         if not config.codecs or not config.bitrates_kbps:
             raise UsageError(
                 "name at least one codec and bitrate (e.g. --codec opus --bitrates 6,12,24)"
             )
-        codecs = tuple(registry.parse_list(registry.CODECS, ",".join(config.codecs)))
+        codecs = config.codecs
+        if config.pairs is None:
+            codecs = tuple(registry.parse_list(registry.CODECS, ",".join(codecs)))
         budgets = tuple(float(b) for b in config.bitrates_kbps)
-        if not all(0 < b < math.inf for b in budgets):
+        if not all(0 < b < math.inf or (config.pairs and b == 0) for b in budgets):
             raise UsageError(f"bitrates must be positive finite kbps, got {list(budgets)}")
         metrics = config.metrics
         if metrics is not None:

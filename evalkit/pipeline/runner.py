@@ -23,14 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit import registry
 from evalkit.audio import RESAMPLER
 from evalkit.datasets import load_dataset
 from evalkit.datasets.base import Clip
 from evalkit.errors import EvalkitError, StorageError, UsageError, storage_error
 from evalkit.pipeline import provenance
 from evalkit.pipeline.config import RunConfig
-from evalkit.pipeline.scoring import fingerprint, one_line
+from evalkit.pipeline.scoring import default_metrics, fingerprint, one_line
 from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
 from evalkit.pipeline.task import (
     BITRATE_METRICS,
@@ -61,15 +60,6 @@ class Plan:
     dataset_fingerprint: str
 
 
-def default_metrics() -> list[str]:
-    """Every registered metric that is part of a default run (``Metric.in_default_run``)."""
-    return [
-        n
-        for n in registry.names(registry.METRICS)
-        if registry.load(registry.METRICS, n).in_default_run
-    ]
-
-
 def prepare(config: RunConfig) -> Plan:
     """Resolve every name and bitrate before any work starts: a bad argument fails here."""
     metric_names = list(config.metrics) if config.metrics else default_metrics()
@@ -78,6 +68,10 @@ def prepare(config: RunConfig) -> Plan:
         metrics[name] = fingerprint(name)
     for name in BITRATE_METRICS:
         metrics[name] = bitrate_fingerprint(name)
+    if config.pairs is not None:  # decoded files from elsewhere, replayed
+        from evalkit.pipeline.pairs import plan_pairs
+
+        return plan_pairs(config, metrics)
     codecs, nominal, skipped = {}, {}, []
     for name in config.codecs:
         spec = CodecSpec(name, config.checkpoints.get(name), config.device)
