@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import EvalkitError, UsageError
+from evalkit.listen.results import listening_sections
 from evalkit.reports.render import Cell, Section, Table, html, markdown, number
 from evalkit.reports.report import bd_rate_section, failures_section, rd_figures
 from evalkit.reports.tables import codec_rows, domain_order, mean_ci, metric_header
@@ -152,6 +153,8 @@ def write_leaderboard(run_dirs: list[Path], out: Path, rank_by: tuple[str, ...])
     sections = [Section("Partial results", text=partial)] if partial else []
     sections += ranked_tables(summary, rank_by, run_of) + [bd_section]
     sections.append(Section("Rate–distortion", figures=rd_figures(summary, quality, out / "plots")))
+    for i, run in enumerate(runs):  # listening tests of the runs (evalkit listen)
+        sections += listening_sections(run, out / "plots" / f"listening-{i}", f"{run.run_id}: ")
     failures = failures_section(results)
     if failures:
         sections.append(failures)

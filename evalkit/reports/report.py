@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.errors import UsageError
+from evalkit.listen.results import listening_sections
 from evalkit.reports import plots
 from evalkit.reports.bdrate import COLUMNS as BD_COLUMNS
 from evalkit.reports.bdrate import bd_rate_table
@@ -152,6 +153,8 @@ def write_report(run_dir: str | Path, formats: list[str], out: Path | None = Non
     sections += [Section("Results by domain", tables=metric_tables(summary)), bd_section]
     sections.append(Section("Rate–distortion", figures=rd_figures(summary, metrics, plot_dir)))
     sections += [s for s in (codebook_section(run, plot_dir), failures_section(run.results)) if s]
+    # listening test (evalkit listen): screening, MUSHRA scores, agreement of each metric
+    sections += listening_sections(run, plot_dir)
     written += sorted(plot_dir.glob("*"))
     dataset = run.meta["dataset"]
     title = f"evalkit report: {run.run_id}"
