@@ -8,6 +8,7 @@ every result's fingerprint because the resampler measurably moves PESQ.
 from __future__ import annotations
 
 import itertools
+import os
 from math import gcd
 from pathlib import Path
 from typing import BinaryIO
@@ -15,7 +16,8 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from evalkit.atomic import atomic_path
+from evalkit.atomic import NotRegularFile, atomic_path, open_regular
+from evalkit.datasets.base import sha256_fd
 
 RESAMPLER = {
     "library": "torchaudio.functional.resample",
@@ -34,6 +36,9 @@ MIN_RATE_HZ, MAX_RATE_HZ = 8000, 384000
 #: decoded audio, metric copies), so this bounds its memory; longer files are evaluated in windows
 #: (``evalkit run --segment``), which read only their window.
 MAX_READ_SECONDS = 600.0
+#: Largest sample magnitude accepted (+24 dBFS). Float files may exceed full scale (a mix without
+#: a limiter), never by this much; ±1e30 is garbage that metrics would score as confident numbers.
+MAX_PEAK = 16.0
 
 
 def _check_rate(rate: int) -> None:
@@ -51,55 +56,117 @@ def _too_long(seconds: float) -> ValueError:
 
 
 def read(
-    path: str | Path, start_s: float = 0.0, duration_s: float | None = None
+    path: str | Path,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    sha256: str | None = None,
 ) -> tuple[np.ndarray, int]:
     """Read a file (or a window of it) as float32 (channels, samples) and its sample rate.
 
     soundfile first (exact, seekable); what libsndfile cannot open (AAC/M4A/MP4, WebM, WMA ...)
     is decoded with FFmpeg through PyAV. Only the window is kept in memory, and at most
-    ``MAX_READ_SECONDS`` are read at once.
+    ``MAX_READ_SECONDS`` are read at once. Both decode from one descriptor of a regular file (a
+    pipe or device is refused unopened); with ``sha256`` its bytes are checked against it first,
+    and a file that changes while it is decoded is refused, so what is scored is what was listed.
 
     Raises:
-        ValueError: the file is not audio either library reads, holds no samples or non-finite
-            samples, is sampled outside MIN_RATE_HZ..MAX_RATE_HZ, or is too long to read at once;
-            the cause is in the message.
+        ValueError: the file is not a regular file, not audio either library reads, holds no
+            samples or samples that are not finite or absurdly large, is sampled outside
+            MIN_RATE_HZ..MAX_RATE_HZ, is too long to read at once, its window starts past its
+            end, or its bytes are not (or no longer) the ones listed; the cause is in the message.
     """
-    if Path(path).is_file() and Path(path).stat().st_size == 0:
-        raise ValueError("file is empty (0 bytes)")
     try:
-        info = sf.info(str(path))
+        with open_regular(path) as (fd, before):
+            if before.st_size == 0:
+                raise ValueError("file is empty (0 bytes)")
+            if sha256 is not None:
+                _verify(fd, before, sha256)
+            audio, rate = _decode(fd, start_s, duration_s)
+            if _identity(os.fstat(fd)) != _identity(before):
+                raise ValueError("the file changed while evalkit read it; run again to score it")
+    except NotRegularFile as exc:
+        raise ValueError(str(exc)) from None
+    if not np.isfinite(audio).all():
+        raise ValueError("audio contains NaN or Inf samples")
+    check_level(audio, "audio holds")
+    return audio, int(rate)
+
+
+def check_level(audio: np.ndarray, subject: str) -> None:
+    """Refuse finite samples no recording or codec output has (float garbage, unscaled integers)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > MAX_PEAK:
+        raise ValueError(
+            f"{subject} samples of magnitude {peak:.3g}, beyond the ±{MAX_PEAK:g} "
+            f"({20 * np.log10(MAX_PEAK):.0f} dB above full scale) evalkit accepts: not audio "
+            "at any real level"
+        )
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+#: checksums of files this process has verified, by identity: windows of one file hash it once
+_verified: dict[tuple[int, ...], str] = {}
+
+
+def _verify(fd: int, info: os.stat_result, expected: str) -> None:
+    key = _identity(info)
+    if key not in _verified:
+        _verified[key] = sha256_fd(fd, info.st_size)
+    if _verified[key] != expected:
+        raise ValueError(
+            f"the file changed after evalkit listed it (sha256 {expected[:12]}… then, "
+            f"{_verified[key][:12]}… now); run again to score its new content"
+        )
+
+
+def _decode(fd: int, start_s: float, duration_s: float | None) -> tuple[np.ndarray, int]:
+    os.lseek(fd, 0, os.SEEK_SET)
+    try:
+        f = sf.SoundFile(fd, closefd=False)
     except sf.LibsndfileError as sf_error:
         import av
 
+        os.lseek(fd, 0, os.SEEK_SET)
         try:
-            audio, rate = decode_pyav(str(path), start_s, duration_s, MAX_READ_SECONDS)
+            with os.fdopen(os.dup(fd), "rb") as source:
+                audio, rate = decode_pyav(source, start_s, duration_s, MAX_READ_SECONDS)
         except av.error.FFmpegError as exc:  # neither library reads it: say what each said
             raise ValueError(
                 f"not an audio file soundfile or FFmpeg can read "
                 f"(soundfile: {sf_error.error_string}; FFmpeg: {exc.strerror})"
             ) from None
         _check_rate(rate)
-    else:
-        rate = info.samplerate
+        return audio, rate
+    with f:
+        rate = f.samplerate
         _check_rate(rate)
         start = int(round(start_s * rate))
-        available = max(info.frames - start, 0)
+        if start_s > 0 and start >= f.frames:
+            raise _window_past_end(start_s, f.frames / rate)
+        available = max(f.frames - start, 0)
         frames = available if duration_s is None else min(int(round(duration_s * rate)), available)
         if frames > MAX_READ_SECONDS * rate:
             raise _too_long(frames / rate)
         try:
-            data, _ = sf.read(
-                str(path), start=start, frames=frames, dtype="float32", always_2d=True
-            )
+            if start:
+                f.seek(start)
+            data = f.read(frames, dtype="float32", always_2d=True)
         except sf.LibsndfileError as exc:  # a sound header over broken data (a cut FLAC ...)
             cause = exc.error_string.removeprefix("Error : ").rstrip(".")
             raise ValueError(f"the audio data is damaged ({cause})") from None
-        audio = np.ascontiguousarray(data.T)
-    if audio.shape[1] == 0:
+    if data.shape[0] == 0:
         raise ValueError("file holds no audio samples")
-    if not np.isfinite(audio).all():
-        raise ValueError("audio contains NaN or Inf samples")
-    return audio, int(rate)
+    return np.ascontiguousarray(data.T), rate
+
+
+def _window_past_end(start_s: float, length_s: float) -> ValueError:
+    return ValueError(
+        f"the window starts at {start_s:g} s, past the end of the file ({length_s:.3f} s long); "
+        "the file holds audio, the window's start is wrong"
+    )
 
 
 def decode_pyav(
@@ -138,6 +205,8 @@ def decode_pyav(
             if max_seconds is not None and position - start > max_seconds * rate:
                 raise _too_long(position / rate)
     if not chunks:
+        if start > 0 and position > 0:
+            raise _window_past_end(start_s, position / rate)
         raise ValueError("file holds no audio samples")
     return np.concatenate(chunks, axis=1).astype(np.float32), int(rate)
 

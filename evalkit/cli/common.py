@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from evalkit.errors import EvalkitError, UsageError
+from evalkit.errors import EvalkitError, StorageError, UsageError
 
 # piped output (CI logs, files) is not wrapped at 80 columns: summary tables are wide
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -31,13 +32,16 @@ def parse_floats(text: str, what: str) -> tuple[float, ...]:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn evalkit's user-facing errors into one line on stderr and exit code 2."""
+    """Turn evalkit's user-facing errors into one line on stderr and exit code 2 (usage) or 3
+    (a file that could not be written: full disk, read-only or not permitted)."""
     try:
         yield
     except EvalkitError as exc:
         # soft_wrap: one line however narrow the terminal (or 80 columns when piped)
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        # escape: a path such as "takes/[draft]/x.wav" is text, not rich markup
+        line = f"[bold red]error:[/] {escape(str(exc))}"
+        err_console.print(line, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=3 if isinstance(exc, StorageError) else 2) from None
 
 
 def _cell(value: object, floatfmt: str) -> str:

@@ -7,8 +7,11 @@ Dask worker on another machine; the worker reads the audio itself.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from evalkit.atomic import open_regular
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,21 @@ class Clip:
 
 
 def sha256_file(path: str | Path) -> str:
+    """Checksum of a regular file's bytes; a pipe, socket or device is refused unopened
+    (:class:`evalkit.atomic.NotRegularFile`), so hashing can neither block nor run forever."""
+    with open_regular(path) as (fd, info):
+        return sha256_fd(fd, info.st_size)
+
+
+def sha256_fd(fd: int, size: int) -> str:
+    """Checksum of the first ``size`` bytes of an open file: a file that grows while it is read
+    (a recording in progress, ``/proc``) is hashed as it was when opened, never followed."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    offset = 0
+    while offset < size:
+        block = os.pread(fd, min(1 << 20, size - offset), offset)
+        if not block:  # shrank meanwhile: the checksum covers what is there
+            break
+        h.update(block)
+        offset += len(block)
     return h.hexdigest()

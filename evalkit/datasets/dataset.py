@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+from evalkit.atomic import open_regular
 from evalkit.datasets.base import Clip, sha256_file
-from evalkit.errors import UsageError
+from evalkit.errors import UsageError, printable
 from evalkit.metrics.base import DOMAINS
 
 
@@ -59,21 +62,28 @@ def check_domain(domain: str, where: str) -> str:
 def file_sha256(path: Path) -> str:
     """Checksum of a file's bytes.
 
-    A file whose bytes cannot be read (permissions, a dangling link) still becomes a clip, so the
-    worker reports it as an error row naming the file and the rest of the run goes on; its
-    "checksum" is then taken over its path and the OS error, which keeps clip keys distinct.
+    A file whose bytes cannot be read (permissions, a dangling link) or that is not a regular
+    file (a pipe, a socket, a device: never opened) still becomes a clip, so the worker reports
+    it as an error row naming the file and the rest of the run goes on; its "checksum" is then
+    taken over its path and the cause, which keeps clip keys distinct.
     """
     try:
         return sha256_file(path)
     except OSError as exc:
-        return hashlib.sha256(f"unreadable\0{path}\0{exc.strerror}".encode()).hexdigest()
+        text = f"unreadable\0{path}\0{exc.strerror}"
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def clip_id(text: str) -> str:
+    """A clip id that any table, log or report can hold: see :func:`evalkit.errors.printable`."""
+    return printable(text, escape_backslash=True)
 
 
 def make_clips(entries: Iterable[tuple[str, str, Path]], lossy_source: bool = False) -> list[Clip]:
     """Clips from (clip_id, domain, path) triples, checksummed, sorted by id; ids must be unique."""
     clips = [
-        Clip(clip_id, domain, str(path), file_sha256(path), lossy_source=lossy_source)
-        for clip_id, domain, path in entries
+        Clip(clip_id(name), domain, str(path), file_sha256(path), lossy_source=lossy_source)
+        for name, domain, path in entries
     ]
     return sort_unique(clips)
 
@@ -82,7 +92,9 @@ def sort_unique(clips: Iterable[Clip]) -> list[Clip]:
     ordered = sorted(clips, key=lambda c: c.clip_id)
     for a, b in zip(ordered, ordered[1:], strict=False):
         if a.clip_id == b.clip_id:
-            raise UsageError(f"clip id {a.clip_id!r} is used twice ({a.path} and {b.path})")
+            raise UsageError(
+                f"clip id {a.clip_id!r} is used twice ({printable(a.path)} and {printable(b.path)})"
+            )
     return ordered
 
 
@@ -144,23 +156,31 @@ def segment(clips: Sequence[Clip], segment_s: float) -> list[Clip]:
 
 
 def audio_duration_s(path: Path) -> float | None:
-    """Length in seconds from the file's header (soundfile, else PyAV); ``None`` if unreadable."""
+    """Length in seconds from the file's header (soundfile, else PyAV); ``None`` if unreadable
+    or not a regular file (a pipe or device is never opened)."""
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
-        return info.frames / info.samplerate
-    except Exception:  # not a format libsndfile knows, or not audio at all: try FFmpeg
-        pass
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.audio[0]
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            if container.duration is not None:
-                return container.duration / 1_000_000
+        with open_regular(path) as (fd, _):
+            try:
+                with sf.SoundFile(fd, closefd=False) as f:
+                    return f.frames / f.samplerate
+            except Exception:  # not a format libsndfile knows, or not audio at all: try FFmpeg
+                pass
+            os.lseek(fd, 0, os.SEEK_SET)
+            with os.fdopen(os.dup(fd), "rb") as f:
+                return _pyav_duration_s(f)
     except Exception:  # any failure here means "unknown": the worker will name the cause
         return None
+
+
+def _pyav_duration_s(source: BinaryIO) -> float | None:
+    import av
+
+    with av.open(source) as container:
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return container.duration / 1_000_000
     return None

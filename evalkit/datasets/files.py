@@ -1,4 +1,10 @@
-"""Finding audio files under a folder: recursive, deterministic, safe against symlink loops."""
+"""Finding audio files under a folder: recursive, deterministic, safe against symlink loops.
+
+Listing only reads folder entries: nothing listed is opened here. Entries with an audio name that
+are not regular files (named pipes, sockets, devices, dangling links) are listed too, so that the
+run reports each as an error row naming its kind instead of dropping it without a word; a folder
+with an audio name (``dir.wav``) is a folder like any other: walked, not a clip.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import logging
 import os
 from collections import Counter
 from pathlib import Path
+
+from evalkit.errors import printable
 
 log = logging.getLogger("evalkit")
 
@@ -27,7 +35,7 @@ def audio_files(root: Path, extensions: frozenset[str] = AUDIO_EXTENSIONS) -> li
     found: list[Path] = []
 
     def skipped(exc: OSError) -> None:
-        log.warning("skipping %s: %s", exc.filename, exc.strerror)
+        log.warning("skipping %s: %s", printable(str(exc.filename)), exc.strerror)
 
     for folder, subfolders, names in os.walk(root, followlinks=True, onerror=skipped):
         stat = os.stat(folder)

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 
 from evalkit.datasets.base import Clip, sha256_file
-from evalkit.datasets.dataset import check_domain, file_sha256, sort_unique
+from evalkit.datasets.dataset import check_domain, clip_id, file_sha256, sort_unique
 from evalkit.datasets.files import relative_id
-from evalkit.errors import UsageError
+from evalkit.errors import UsageError, printable
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
@@ -93,7 +93,8 @@ def clip_from_row(row: dict, root: Path, allow_outside: bool, where: str) -> Cli
     audio = listed.resolve()
     if not audio.is_relative_to(root) and not allow_outside:
         raise UsageError(
-            f"{where}: {listed} lies outside {root} (allow it: manifest:FILE:allow-outside)"
+            f"{where}: {printable(str(listed))} lies outside {printable(str(root))} "
+            "(allow it: manifest:FILE:allow-outside)"
         )
     expected = text("sha256")
     sha = verified_sha256(audio, expected.lower(), where) if expected else file_sha256(audio)
@@ -101,8 +102,10 @@ def clip_from_row(row: dict, root: Path, allow_outside: bool, where: str) -> Cli
     if duration == 0:
         raise UsageError(f"{where}: duration must be positive")
     return Clip(
-        clip_id=text("id")
-        or (relative_id(listed, root) if listed.is_relative_to(root) else listed.stem),
+        clip_id=clip_id(
+            text("id")
+            or (relative_id(listed, root) if listed.is_relative_to(root) else listed.stem)
+        ),
         domain=check_domain(text("domain"), where),
         path=str(audio),
         sha256=sha,
@@ -128,10 +131,10 @@ def verified_sha256(path: Path, expected: str, where: str) -> str:
     try:
         actual = sha256_file(path)
     except OSError as exc:
-        raise UsageError(f"{where}: cannot read {path}: {exc.strerror}") from None
+        raise UsageError(f"{where}: cannot read {printable(str(path))}: {exc.strerror}") from None
     if actual != expected:
         raise UsageError(
-            f"{where}: {path.name} has sha256 {actual[:12]}…, the manifest says "
+            f"{where}: {printable(path.name)} has sha256 {actual[:12]}…, the manifest says "
             f"{expected[:12]}… (file changed or corrupted)"
         )
     return actual

@@ -62,7 +62,7 @@ class DistillMOS(Metric):
 
     def score(self, prepared: float, degraded: np.ndarray, sample_rate_hz: int) -> dict[str, float]:
         deg = self._input(degraded, "degraded", sample_rate_hz)
-        if not np.any(deg):
+        if V.silent(deg):
             raise ValueError(f"{self.name}: the degraded signal is silent")
         return V.checked({"distillmos": self.predict(deg), "distillmos_ref": prepared}, self.name)
 

@@ -68,7 +68,7 @@ class DNSMOS(Metric):
         self._check_rate(sample_rate_hz)
         deg = V.mono(degraded, "degraded")
         V.long_enough(deg.size, sample_rate_hz, MIN_SECONDS, self.name)
-        if not np.any(deg):
+        if V.silent(deg):
             raise ValueError(f"{self.name}: the degraded signal is silent")
         return V.checked({**dnsmos(deg), **prepared}, self.name)
 

@@ -157,7 +157,7 @@ class _ViSQOL(Metric):
                 f"{self.name}: degraded at {sample_rate_hz} Hz, reference at "
                 f"{prepared.signal.sample_rate} Hz"
             )
-        if not np.any(deg):
+        if V.silent(deg):
             raise ValueError(
                 f"{self.name}: the degraded signal is silent (level matching is undefined)"
             )

@@ -3,7 +3,10 @@
 A shard holds the rows of one (codec identity, bitrate, clip, metric set). Its name is a hash of
 everything that determines its values, so re-running the same command finds it and skips the work,
 and changing a checkpoint, a metric version or the pipeline makes a new one. A file appears only
-by ``os.replace`` of a complete temporary file, so a crash mid-write leaves no shard behind.
+by ``os.replace`` of a complete, fsynced temporary file, so a crash mid-write leaves no shard
+behind. What is read is checked all the same (a cache may be copied, shared, or damaged by a
+disk): a shard that cannot be read as a table of result rows is moved aside once, with a warning,
+and counts as missing, so the run recomputes it. A write that fails is a one-line StorageError.
 
 Layout: ``<root>/<codec hash>/<shard key>.parquet`` for rows and
 ``<clip-bitrate key>.codes.parquet`` for code histograms (written whenever the codec ran).
@@ -13,18 +16,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from evalkit.atomic import atomic_path
+from evalkit.atomic import atomic_path, open_regular
+from evalkit.errors import printable, storage_error
 from evalkit.results.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
+
+#: columns a shard must have to be used (what planning and the run's tables read)
+ROW_FIELDS = frozenset({"codec", "bitrate_kbps", "clip_id", "metric", "status", "metric_version"})
+CODE_FIELDS = frozenset({"codec", "bitrate_kbps", "clip_id", "codebook", "counts"})
 
 #: bump when the pipeline changes values (alignment, resampling, channel handling)
 FAILED = ".failed"  # suffix of shards that hold error rows (reported, retried on re-run)
 PIPELINE_VERSION = "2"  # 2: envelope fallback in delay estimation
+DAMAGED = ".damaged-"  # infix of shards moved aside: <name>.damaged-<random>, never read again
+
+log = logging.getLogger("evalkit")
 
 
 def digest(*parts: Any) -> str:
@@ -96,14 +109,64 @@ class ShardStore:
             conform(pd.DataFrame(rows), CODES_COLUMNS).drop(columns=["run_id"]),
         )
 
-    def read_rows(self, codec_identity: str, key: str) -> pd.DataFrame:
-        return pd.read_parquet(self.codec_dir(codec_identity) / f"{key}.parquet")
+    def readable(self, codec_identity: str, unit: str, keys: list[str]) -> list[str]:
+        """The ``keys`` of a unit whose shards read back whole. None where the unit's code
+        histograms are damaged: only running the codec again rebuilds them."""
+        if self.codes_damaged(codec_identity, unit):
+            return []
+        return [k for k in keys if self.read_rows(codec_identity, k) is not None]
+
+    def read_rows(self, codec_identity: str, key: str) -> pd.DataFrame | None:
+        """A shard's rows; ``None`` when it is gone or damaged (then moved aside)."""
+        path = self.codec_dir(codec_identity) / f"{key}.parquet"
+        return self._read(path, ROW_FIELDS)
 
     def read_codes(self, codec_identity: str, unit: str) -> pd.DataFrame | None:
         path = self.codec_dir(codec_identity) / f"{unit}.codes.parquet"
-        return pd.read_parquet(path) if path.exists() else None
+        return self._read(path, CODE_FIELDS) if path.exists() else None
+
+    def codes_damaged(self, codec_identity: str, unit: str) -> bool:
+        """True when a unit's code histograms exist but cannot be read (they are moved aside)."""
+        path = self.codec_dir(codec_identity) / f"{unit}.codes.parquet"
+        return path.exists() and self.read_codes(codec_identity, unit) is None
+
+    def _read(self, path: Path, needed: frozenset[str]) -> pd.DataFrame | None:
+        try:
+            with open_regular(path) as (fd, _), os.fdopen(os.dup(fd), "rb") as f:
+                df = pd.read_parquet(f)
+        except FileNotFoundError:  # moved aside meanwhile by a run sharing this cache
+            return None
+        except Exception as exc:  # zero bytes, cut short, garbage, a pipe: any of them
+            self._set_aside(path, " ".join(str(exc).split()) or type(exc).__name__)
+            return None
+        if missing := needed - set(df.columns):
+            self._set_aside(path, f"no column {', '.join(sorted(missing))}")
+            return None
+        if df.empty:
+            self._set_aside(path, "it holds no rows")
+            return None
+        return df
+
+    @staticmethod
+    def _set_aside(path: Path, cause: str) -> None:
+        target = path.with_name(f"{path.name}{DAMAGED}{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return  # another run sharing the cache moved it first and said so
+        except OSError as exc:
+            raise storage_error(exc, "the damaged cache shard aside to", target) from None
+        log.warning(
+            "cache shard %s cannot be read (%s): moved aside to %s; its results are recomputed",
+            printable(str(path)),
+            cause[:200],
+            target.name,
+        )
 
     @staticmethod
     def _atomic(path: Path, df: pd.DataFrame) -> None:
-        with atomic_path(path) as tmp:
-            df.to_parquet(tmp, index=False)
+        try:
+            with atomic_path(path) as tmp:
+                df.to_parquet(tmp, index=False)
+        except OSError as exc:
+            raise storage_error(exc, "the cache shard", path) from None

@@ -24,6 +24,7 @@ from evalkit import registry
 from evalkit.codecs.base import Codec, Encoded
 from evalkit.codecs.replay import Replay, ReplayedClip
 from evalkit.datasets.base import Clip
+from evalkit.errors import printable
 from evalkit.metrics.base import ClipText
 from evalkit.pipeline.align import MAX_LAG_SECONDS, estimate_lag, probe_signal
 from evalkit.pipeline.scoring import fingerprint, get_metric, one_line, score_metric
@@ -164,6 +165,7 @@ def _decode_checked(codec: Codec, enc: Encoded, rate: int, channels: int, n: int
         raise RuntimeError(f"codec returned an invalid sample rate {out_rate!r}")
     if not np.isfinite(out).all():
         raise RuntimeError("codec returned NaN or Inf samples")
+    A.check_level(out, "codec returned")
     out = A.resample(out, int(out_rate), rate)
     if out.shape[0] != channels:  # it was given exactly this many: mixing would hide a bug
         raise RuntimeError(f"codec returned {out.shape[0]} channels for a {channels}-channel input")
@@ -197,7 +199,7 @@ def _row(task: Task, work: Work, **values: Any) -> dict[str, Any]:
         "nominal_kbps": work.nominal_kbps,
         "measured_kbps": np.nan,
         "container_kbps": np.nan,
-        "clip_id": clip.clip_id,
+        "clip_id": printable(clip.clip_id),  # loaders' ids already are: a safety net
         "domain": clip.domain,
         "lossy_source": clip.lossy_source,
         "value": np.nan,
@@ -210,7 +212,14 @@ def _row(task: Task, work: Work, **values: Any) -> dict[str, Any]:
         "metric_version": "",
     }
     base.update(values)
+    base["error"] = printable(base["error"])  # one line, storable, whatever an id or path held
     return base
+
+
+def listed_sha256(clip: Clip) -> str | None:
+    """The checksum the file must still have, where the clip carries one (loaders always do)."""
+    sha = clip.sha256
+    return sha if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else None
 
 
 def bitrate_fingerprint(name: str) -> str:
@@ -248,12 +257,12 @@ def run_task(task: Task) -> TaskResult:
     clip = task.clip
     result = TaskResult()
     try:
-        ref, rate = A.read(clip.path, clip.start_s, clip.duration_s)
+        ref, rate = A.read(clip.path, clip.start_s, clip.duration_s, listed_sha256(clip))
     except Exception as exc:  # unreadable clip: every row is an error naming it
         fail_all(
             task,
             result,
-            f"{clip.clip_id} ({clip.path}): cannot read audio: {one_line(exc)}",
+            f"{clip.clip_id} ({printable(clip.path)}): cannot read audio: {one_line(exc)}",
             task.work,
         )
         return result
