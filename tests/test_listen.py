@@ -119,6 +119,7 @@ def test_server_reads_and_writes_only_the_test(built, tmp_path):
 
 
 def test_results_in_cli_report_and_leaderboard(tmp_path):
+    """Ratings from the server and from an exported file, analysed by the CLI and in reports."""
     run = listenable_run(tmp_path)
     build_test(run, 1, CONDITIONS, seconds=1.0)
     layout = Layout(run)
@@ -132,12 +133,20 @@ def test_results_in_cli_report_and_leaderboard(tmp_path):
         build_test(run, 2, CONDITIONS, seconds=1.0)
 
     cli = CliRunner()
-    result = cli.invoke(app, ["listen", "results", str(run)])
+    exported = tmp_path / "exported.json"  # as the page's export button saves it
+    layout.listener("sim-0").rename(exported)
+    result = cli.invoke(app, ["listen", "results", str(run), "--add", str(exported)])
     assert result.exit_code == 0, result.output
+    assert layout.listener("sim-0").is_file()
     assert "screened out: <i>careless</i>: rated the hidden reference below 90" in result.output
     out = layout.root / "results"
     assert (out / "results.html").is_file() and list((out / "plots").glob("listen_*.png"))
     assert "<i>careless</i>" not in (out / "results.html").read_text()  # escaped
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "evalkit-mushra-ratings/1", "test_id": "zzz"}))
+    result = cli.invoke(app, ["listen", "results", str(run), "--add", str(bad)])
+    assert result.exit_code == 2 and "ratings of another test" in result.output
 
     assert cli.invoke(app, ["report", str(run), "--format", "md"]).exit_code == 0
     report = (run / "report" / "report.md").read_text()
@@ -146,20 +155,3 @@ def test_results_in_cli_report_and_leaderboard(tmp_path):
     result = cli.invoke(app, ["leaderboard", str(run), "--out", str(board)])
     assert result.exit_code == 0, result.output
     assert "Listening test" in (board / "leaderboard.md").read_text()
-
-
-def test_exported_ratings_are_imported(tmp_path):
-    run = listenable_run(tmp_path)
-    build_test(run, 1, "mp3:8,mp3:24,opus:16", seconds=1.0)
-    layout = Layout(run)
-    test = load_test(layout)
-    simulate(layout, test, truth_of(test, {"mp3@8": 30, "mp3@24": 60, "opus@16": 70}), "x", 0)
-    exported = tmp_path / "export.json"
-    (next(layout.ratings.glob("*.json"))).rename(exported)
-    result = CliRunner().invoke(app, ["listen", "results", str(run), "--add", str(exported)])
-    assert result.exit_code == 0, result.output
-    assert len(list(layout.ratings.glob("*.json"))) == 1
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": "evalkit-mushra-ratings/1", "test_id": "zzz"}))
-    result = CliRunner().invoke(app, ["listen", "results", str(run), "--add", str(bad)])
-    assert result.exit_code == 2 and "ratings of another test" in result.output
