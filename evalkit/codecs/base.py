@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import inspect
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -77,6 +78,10 @@ class Codec(abc.ABC):
     max_channels: ClassVar[int | None] = (
         None  # with channels=None: more than this are mixed to mono
     )
+    #: algorithmic latency = frame + look-ahead, in ms, as the codec's design states it (None:
+    #: not stated; a non-causal model that needs the whole signal states none)
+    frame_ms: ClassVar[float | None] = None
+    lookahead_ms: ClassVar[float | None] = None
 
     def __init__(self, checkpoint: str | None = None, device: str = "cpu") -> None:
         if checkpoint is not None:
@@ -143,6 +148,20 @@ class Codec(abc.ABC):
             "adapter_version": self.version,
             "adapter_source": source_digest(type(self)),
         }
+
+    def parameter_count(self) -> int | None:
+        """Learned parameters (None for a DSP codec): those of every torch module the adapter
+        holds as an attribute, each counted once; adapters with models elsewhere override it."""
+        torch = sys.modules.get("torch")  # a codec holding a module has imported torch
+        if torch is None:
+            return None
+        sizes = {
+            id(p): p.numel()
+            for value in vars(self).values()
+            if isinstance(value, torch.nn.Module)
+            for p in value.parameters()
+        }
+        return sum(sizes.values()) if sizes else None
 
     # -- coding -------------------------------------------------------------------------------
     @abc.abstractmethod

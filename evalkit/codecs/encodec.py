@@ -132,6 +132,8 @@ class EnCodec24kHz(_EnCodec):
     factory = "encodec_model_24khz"
     checkpoint_name = "encodec_24khz-d7cc33bc.th"
     bandwidths_kbps = (1.5, 3.0, 6.0, 12.0, 24.0)
+    frame_ms = 1000 / 75  # one 320-sample code frame; causal convolutions: no look-ahead
+    lookahead_ms = 0.0
 
 
 class EnCodec48kHz(_EnCodec):

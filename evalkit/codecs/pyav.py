@@ -134,6 +134,8 @@ class Opus(_PyAVCodec):
     description = "Opus via libopus (PyAV), CBR, 8-48 kHz in, 48 kHz out"
     _format = "ogg"
     _codec = "libopus"
+    frame_ms = 20.0  # libopus's default frame (FFmpeg frame_duration)
+    lookahead_ms = 6.5  # the encoder's look-ahead: Opus's 26.5 ms algorithmic delay (RFC 6716)
 
     def offered_bitrates(self) -> tuple[float, float]:
         return (6.0, 510.0)
