@@ -274,15 +274,22 @@ def run_task(task: Task) -> TaskResult:
         if isinstance(codec, Replay):  # files of this clip, payload bits as listed (or none)
             codec = codec.bind(clip)
             encoded = codec.encode_many(ref, rate, nominal)
-        else:
+            encode_s = [time.perf_counter() - started] * len(nominal)
+        elif type(codec).encode_many is not Codec.encode_many:  # one encoding for all: shared
             encoded = _encode_checked(codec, ref, rate, nominal)
-        encode_s = time.perf_counter() - started
+            encode_s = [time.perf_counter() - started] * len(nominal)
+        else:  # an encoding per bitrate, each timed: the encode real-time factor per bitrate
+            encoded, encode_s = [], []
+            for kbps in nominal:
+                started = time.perf_counter()
+                encoded += _encode_checked(codec, ref, rate, [kbps])
+                encode_s.append(time.perf_counter() - started)
     except Exception as exc:
         message = f"{clip.clip_id}: {task.codec.name} failed to encode: {one_line(exc)}"
         _codec_failed(task, result, message, task.work)
         return result
-    for work, enc in zip(task.work, encoded, strict=True):
-        _score_bitrate(task, work, enc, codec, ref, rate, encode_s, result)
+    for work, enc, seconds in zip(task.work, encoded, encode_s, strict=True):
+        _score_bitrate(task, work, enc, codec, ref, rate, seconds, result)
     return result
 
 

@@ -41,7 +41,11 @@ RESULT_COLUMNS: dict[str, tuple[str, str]] = {
         "length of the degraded signal as decoded (delay included), seconds: a mismatch is "
         "reported here, never trimmed away",
     ),
-    "encode_s": ("float64", "seconds spent encoding (shared by every bitrate of a task)"),
+    "encode_s": (
+        "float64",
+        "seconds spent encoding this bitrate; for a codec whose one encoding serves every "
+        "bitrate (RVQ: encode_many), that shared encoding",
+    ),
     "decode_s": ("float64", "seconds spent decoding this bitrate"),
     "metric_s": ("float64", "seconds spent computing this metric"),
     "metric_version": ("string", "JSON fingerprint of the metric definition"),
