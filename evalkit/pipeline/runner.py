@@ -29,6 +29,7 @@ from evalkit.datasets.base import Clip
 from evalkit.errors import EvalkitError, StorageError, UsageError, storage_error
 from evalkit.pipeline import provenance
 from evalkit.pipeline.config import RunConfig
+from evalkit.pipeline.cost import write_cost
 from evalkit.pipeline.scoring import default_metrics, fingerprint, one_line
 from evalkit.pipeline.store import PIPELINE_VERSION, ShardStore, default_root
 from evalkit.pipeline.task import (
@@ -403,6 +404,7 @@ def evaluate(
         try:
             results, codes = assemble(plan, store, run_dir.name, budgets)
             write_tables(run_dir, results, codes, meta["directions"])
+            meta["cost"] = write_cost(run_dir, plan, results, codes, config)
             meta.update(
                 status=status,
                 finished_utc=provenance.now(),
