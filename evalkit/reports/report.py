@@ -12,6 +12,7 @@ from evalkit.listen.results import listening_sections
 from evalkit.reports import plots
 from evalkit.reports.bdrate import COLUMNS as BD_COLUMNS
 from evalkit.reports.bdrate import bd_rate_table
+from evalkit.reports.cost import cost_section
 from evalkit.reports.render import Cell, Figure, Section, Table, html, markdown, number
 from evalkit.reports.tables import metric_tables, quality_metrics
 from evalkit.results.rundir import Run, load_run
@@ -143,6 +144,7 @@ def write_report(run_dir: str | Path, formats: list[str], out: Path | None = Non
             "run": {k: run.meta.get(k) for k in ("run_id", "command", "dataset", "metrics")},
             "summary": json.loads(summary.to_json(orient="records")),
             "bd_rate": json.loads(bd_frame.to_json(orient="records")),
+            "cost": run.meta.get("cost"),
         }
         (out / "report.json").write_text(json.dumps(payload, indent=1))
         written.append(out / "report.json")
@@ -152,7 +154,8 @@ def write_report(run_dir: str | Path, formats: list[str], out: Path | None = Non
     sections = [Section("Partial results", text=run.unfinished)] if run.unfinished else []
     sections += [Section("Results by domain", tables=metric_tables(summary)), bd_section]
     sections.append(Section("Rate–distortion", figures=rd_figures(summary, metrics, plot_dir)))
-    sections += [s for s in (codebook_section(run, plot_dir), failures_section(run.results)) if s]
+    optional = [cost_section(run.meta), codebook_section(run, plot_dir)]
+    sections += [s for s in (*optional, failures_section(run.results)) if s]
     # listening test (evalkit listen): screening, MUSHRA scores, agreement of each metric
     sections += listening_sections(run, plot_dir)
     written += sorted(plot_dir.glob("*"))

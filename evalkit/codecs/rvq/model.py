@@ -21,12 +21,13 @@ whose length is a multiple of the hop comes back with exactly its own length and
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from evalkit.codecs.rvq.harmonic import Controls, HarmonicHead
 from evalkit.codecs.rvq.quantizer import QuantizedResult, ResidualVectorQuantizer
 
 
@@ -35,7 +36,9 @@ class ModelConfig:
     """Shape of the model; stored in every checkpoint so it rebuilds itself.
 
     ``hop`` samples per frame, STFT ``window``; ``*_width`` channels and ``*_blocks`` ConvNeXt
-    blocks of each side; ``quantizer_dropout``: the stage counts training draws from.
+    blocks of each side; ``quantizer_dropout``: the stage counts training draws from;
+    ``harmonic``: the decoder's harmonic path (:mod:`.harmonic`); off in every checkpoint
+    written before it, whose config lacks the field.
     """
 
     sample_rate_hz: int = 24000
@@ -50,6 +53,7 @@ class ModelConfig:
     quantizer_dropout: tuple[int, ...] = field(default=(2, 4, 8, 16))
     decoder_width: int = 384
     decoder_blocks: int = 8
+    harmonic: bool = False
 
     @property
     def bins(self) -> int:
@@ -66,6 +70,10 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def compatible(self, other: ModelConfig) -> bool:
+        """Whether weights of ``other`` fit this shape, except for a harmonic path either lacks."""
+        return replace(self, harmonic=False) == replace(other, harmonic=False)
 
 
 class ConvNeXtBlock(nn.Module):
@@ -98,10 +106,14 @@ class Backbone(nn.Module):
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """``extra`` (B, width, T), if given, is added to the input convolution's output."""
+        return self.out(self.features(x, extra).transpose(1, 2)).transpose(1, 2)
+
+    def features(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        """The normalised last hidden layer (B, width, T), before the output projection."""
         x = self.inp(x) if extra is None else self.inp(x) + extra
         x = self.norm_in(x.transpose(1, 2)).transpose(1, 2)
         x = self.blocks(x)
-        return self.out(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
+        return self.norm_out(x.transpose(1, 2)).transpose(1, 2)
 
 
 class SameSTFT(nn.Module):
@@ -180,6 +192,9 @@ class Decoder(nn.Module):
     cancels outright). The advance repeats every ``window / gcd(hop, window)`` frames (4); a
     learned embedding of the frame's place in that cycle, added to the latents, lets the network
     undo it where a transient needs aligned phases.
+
+    With ``cfg.harmonic`` a :class:`~evalkit.codecs.rvq.harmonic.HarmonicHead` multiplies each
+    frame's magnitude by the harmonic comb of a predicted F0 where the frame is voiced.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -190,17 +205,32 @@ class Decoder(nn.Module):
         nn.init.zeros_(self.frame_in_cycle.weight)
         self.net = Backbone(cfg.latent_dim, cfg.decoder_width, cfg.decoder_blocks, 2 * cfg.bins)
         self.stft = SameSTFT(cfg.window, cfg.hop)
+        bin_hz = cfg.sample_rate_hz / cfg.window
+        self.harmonic = HarmonicHead(cfg.decoder_width, cfg.bins, bin_hz) if cfg.harmonic else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.synthesise(z)[0]
+
+    def synthesise(
+        self, z: torch.Tensor, teacher_f0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, Controls | None]:
+        """Waveform and the harmonic path's controls (None without one); ``teacher_f0`` (B, F),
+        NaN where unvoiced, replaces the predicted F0 in the comb (training)."""
         t = torch.arange(z.shape[-1], device=z.device)
         z = z + self.frame_in_cycle(t % self.cycle).T
-        log_magnitude, phase = self.net(z).split(self.bins, dim=1)
+        features = self.net.features(z)
+        head = self.net.out(features.transpose(1, 2)).transpose(1, 2)
+        log_magnitude, phase = head.split(self.bins, dim=1)
+        controls = None
+        if self.harmonic is not None:
+            log_comb, controls = self.harmonic(features, teacher_f0)
+            log_magnitude = log_magnitude + log_comb
         magnitude = log_magnitude.clamp(max=10.0).exp()
         # Integer turns (k * hop * t mod window) keep the advance exact on hour-long clips.
         k = torch.arange(self.bins, device=z.device)
         turns = (k[:, None] * self.hop * (t[None, :] % self.cycle)) % self.window
         advance = (2 * math.pi / self.window) * turns.to(phase.dtype)
-        return self.stft.inverse(torch.polar(magnitude, phase + advance))
+        return self.stft.inverse(torch.polar(magnitude, phase + advance)), controls
 
 
 class RVQModel(nn.Module):
@@ -215,16 +245,19 @@ class RVQModel(nn.Module):
         )
         self.decoder = Decoder(cfg)
 
-    def forward(self, wav: torch.Tensor, n_q: int) -> tuple[torch.Tensor, QuantizedResult | None]:
-        """Training pass on (B, 1, T) with T a multiple of the hop; returns (output, quantizer).
+    def forward(
+        self, wav: torch.Tensor, n_q: int, teacher_f0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, QuantizedResult | None, Controls | None]:
+        """Training pass on (B, 1, T) with T a multiple of the hop; returns (output, quantizer,
+        harmonic controls).
 
         ``n_q = 0`` bypasses the quantizer (no result): the decoder gets the latents themselves.
+        ``teacher_f0``: see :meth:`Decoder.synthesise`.
         """
         z = self.encoder(wav)
-        if n_q == 0:
-            return self.decoder(z), None
-        q = self.quantizer(z, n_q)
-        return self.decoder(q.quantized), q
+        q = self.quantizer(z, n_q) if n_q else None
+        y, controls = self.decoder.synthesise(z if q is None else q.quantized, teacher_f0)
+        return y, q, controls
 
     def encode(self, wav: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """Codes (n_q, B, frames) of (B, 1, T); T must be a multiple of the hop."""

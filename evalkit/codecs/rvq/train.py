@@ -28,13 +28,14 @@ from evalkit.codecs.rvq.discriminator import (
     generator_losses,
     make_discriminator,
 )
+from evalkit.codecs.rvq.harmonic import teacher_losses, yin
 from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
 from evalkit.datasets.base import sha256_file
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
 DOMAINS = ("speech", "music", "environmental")
-LOGGED = ("mel", "stft", "commit", "adv", "fm", "disc")
+LOGGED = ("mel", "stft", "commit", "adv", "fm", "disc", "f0", "voicing")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class TrainConfig:
     ``init`` starts a new run from the weights of an inference checkpoint (``model.pt``, e.g. the
     shipped ``rvq.pt``); weights that the checkpoint lacks (a module added since) keep their
     initialisation, and the model shape must otherwise match.
+
+    ``teacher_forcing``: the share of steps whose harmonic comb takes the pitch teacher's F0 on
+    voiced frames instead of the decoder's own (with a harmonic decoder, ``model.harmonic``).
 
     ``quantizer_bypass`` is the share of steps whose latents skip the quantizer (Mimi's recipe:
     the autoencoder learns fast and keeps detail that the later codebooks can then carry).
@@ -68,8 +72,9 @@ class TrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 50
     quantizer_bypass: float = 0.5
+    teacher_forcing: float = 0.5
     init: str | None = None
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(harmonic=True))
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -191,7 +196,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[RVQModel, dict]:
 def initialise_from(model: RVQModel, path: str | Path) -> None:
     """Copy inference checkpoint ``path``'s weights into ``model`` (see ``TrainConfig.init``)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if ModelConfig.from_dict(ckpt["config"]) != model.cfg:
+    if not model.cfg.compatible(ModelConfig.from_dict(ckpt["config"])):
         raise ValueError(f"--init {path}: its model shape differs from the one being trained")
     result = model.load_state_dict(ckpt["state"], strict=False)  # float16 is copied into float32
     if result.unexpected_keys:
@@ -220,6 +225,17 @@ def stop_requests() -> Iterator[threading.Event]:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def pitch_teacher(
+    x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The teacher's F0 and voicing of batch ``x``, and the F0 the comb uses this step
+    (the teacher's, NaN where unvoiced, on a ``teacher_forcing`` share of steps; else None)."""
+    m = cfg.model
+    f0, voiced = yin(x, m.window, m.hop, m.sample_rate_hz)
+    forced = float(torch.rand((), generator=gen)) < cfg.teacher_forcing
+    return f0, voiced, torch.where(voiced, f0, torch.nan) if forced else None
 
 
 def lr_factor(progress: float, step: int, warmup: int) -> float:
@@ -321,10 +337,14 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
             if float(torch.rand((), generator=gen)) < cfg.quantizer_bypass:
                 n_q = 0
             x = corpus.sample(cfg.batch_size, crop, gen)
-            y, q = model(x, n_q)
+            teacher = pitch_teacher(x, cfg, gen) if cfg.model.harmonic else None
+            y, q, controls = model(x, n_q, teacher[2] if teacher else None)
             losses = {"commit": q.commitment_loss} if q is not None else {}
             losses["mel"], losses["stft"] = mel_loss(y, x), stft_loss(y, x)
             loss = losses["mel"] + 0.5 * losses["stft"] + 0.25 * losses.get("commit", 0.0)
+            if teacher:
+                losses |= teacher_losses(controls, *teacher[:2])
+                loss = loss + losses["f0"] + 0.2 * losses["voicing"]
             use_disc = disc is not None and step >= cfg.discriminator_start
             if use_disc:
                 real, fake = disc(x), disc(y)
