@@ -12,7 +12,7 @@ codec plug-in:
 - ``algorithmic_latency_ms`` = ``frame_ms`` + ``lookahead_ms`` as the codec's design states
   them (empty where it states none: a non-causal model needs the whole signal), and
   ``measured_delay_ms``: the delay evalkit measures on its probe (evalkit.pipeline.align) at the
-  codec's input rate, mono, at that bitrate.
+  codec's input rate (16 kHz for codecs that take any), mono, at that bitrate.
 - ``frame_rate_hz`` and ``tokens_per_s`` (codes per second = code frames per second × codebooks
   used at that bitrate) of codebook codecs, next to ``bitrate_kbps`` and the measured bitrate;
   a frame-based DSP codec gets ``frame_rate_hz`` from its frame length.
@@ -59,9 +59,10 @@ def codec_facts(codec: Codec) -> dict[str, Any]:
 
 
 def measured_delay_ms(spec: CodecSpec, nominal_kbps: float) -> float:
-    """The codec's delay on evalkit's probe at its input rate (48 kHz where it takes any), mono."""
+    """The codec's delay on evalkit's probe at its input rate (16 kHz where it takes any: every
+    codec codes that band at every bitrate, 48 kHz probes defeat 6-kbps Opus), mono."""
     codec = get_codec(spec)
-    rate = codec.sample_rate_hz or 48000
+    rate = codec.sample_rate_hz or 16000
     try:
         return 1000.0 * codec_lag(codec, spec, nominal_kbps, rate, codec.channels_for(1)) / rate
     except Exception as exc:  # a replayed or broken codec: the table says unknown, the log why
@@ -116,6 +117,7 @@ def cost_table(
     table["frame_rate_hz"] = table["frame_rate_hz"].astype(float).fillna(by_frame)
     table["tokens_per_s"] = table["frame_rate_hz"] * table["codebooks"].astype(float)
     table["clips"] = table["clips"].fillna(0).astype(int)
+    table["parameters"] = pd.array(table["parameters"], dtype="Int64")
     return table[list(COLUMNS)]
 
 
