@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from evalkit.codecs.rvq.harmonic import comb, yin
+from evalkit.codecs.rvq.harmonic import VOICING_BIAS, comb, yin
 from evalkit.codecs.rvq.model import RVQModel
 from evalkit.codecs.rvq.train import TrainConfig, export_model, initialise_from, load_model, train
 from tests.test_rvq_quantizer import TINY
@@ -92,3 +92,20 @@ def test_a_harmonic_run_trains_f0_and_voicing(tiny_data, tmp_path):  # noqa: F81
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     header, last = log[0].split(","), log[-1].split(",")
     assert float(last[header.index("f0")]) >= 0 and float(last[header.index("voicing")]) > 0
+
+
+def test_training_only_the_head_leaves_the_rest_and_the_codebooks_alone(tiny_data, tmp_path):  # noqa: F811
+    torch.manual_seed(0)
+    source = RVQModel(TINY).train()
+    source(torch.randn(2, 1, 3200) * 0.1, n_q=4)  # initialise every codebook
+    path = _exported(source.eval(), tmp_path / "plain.pt")
+    cfg = TrainConfig(
+        data=(str(tiny_data),), out=str(tmp_path / "run"), steps=2, batch_size=2, crop_s=0.2,
+        discriminator="none", threads=1, model=HARMONIC, init=str(path), lr=0.1, warmup_steps=1,
+        trainable="decoder.harmonic",
+    )  # fmt: skip
+    tuned = torch.load(train(cfg, show_progress=False), weights_only=True)["state"]
+    before = torch.load(path, weights_only=True)["state"]
+    assert all(torch.equal(tuned[k], v) for k, v in before.items())
+    start = torch.tensor([0.0, VOICING_BIAS], dtype=torch.float16)
+    assert not torch.equal(tuned["decoder.harmonic.proj.bias"], start)  # the head did train

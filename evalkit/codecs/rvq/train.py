@@ -52,6 +52,10 @@ class TrainConfig:
     ``teacher_forcing``: the share of steps whose harmonic comb takes the pitch teacher's F0 on
     voiced frames instead of the decoder's own (with a harmonic decoder, ``model.harmonic``).
 
+    ``trainable``: a parameter-name prefix (``decoder.harmonic``): only those weights train, the
+    codebooks stay as they are, and the frozen network needs no backward pass (on a CPU, a cheap
+    first stage for a new head). Empty: everything trains.
+
     ``quantizer_bypass`` is the share of steps whose latents skip the quantizer (Mimi's recipe:
     the autoencoder learns fast and keeps detail that the later codebooks can then carry).
     """
@@ -73,6 +77,7 @@ class TrainConfig:
     log_every: int = 50
     quantizer_bypass: float = 0.5
     teacher_forcing: float = 0.5
+    trainable: str = ""
     init: str | None = None
     model: ModelConfig = field(default_factory=lambda: ModelConfig(harmonic=True))
 
@@ -263,7 +268,10 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     model = RVQModel(cfg.model).to(dev)
     disc = make_discriminator(cfg.discriminator)
     disc = disc.to(dev) if disc is not None else None
-    opt_g = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99))
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(cfg.trainable))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    opt_g = torch.optim.AdamW(trained, lr=cfg.lr, betas=(0.8, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99)) if disc else None
     mel_loss = MultiScaleMelLoss(cfg.model.sample_rate_hz).to(dev)
     stft_loss = MultiResolutionSTFTLoss().to(dev)
@@ -312,6 +320,8 @@ def train(cfg: TrainConfig, resume: bool = False, show_progress: bool = True) ->
     if step == 0:
         logger.writerow(["step", "elapsed_s", "n_q", *LOGGED])
     model.train()
+    if cfg.trainable:
+        model.quantizer.eval()  # no k-means, EMA or restarts: the codes stay the shipped ones
     t0 = time.monotonic()
     columns = [TextColumn("rvq"), BarColumn(), TextColumn("{task.completed}/{task.total}")]
     columns += [TimeRemainingColumn(), TextColumn("{task.fields[losses]}")]
