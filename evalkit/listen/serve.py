@@ -82,7 +82,12 @@ def make_server(run_dir: Path, port: int = 8765) -> ThreadingHTTPServer:
                 return self.reply(HTTPStatus.BAD_REQUEST, str(exc).encode())
             self.reply(HTTPStatus.OK, b"saved")
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    try:
+        return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    except OSError as exc:
+        raise EvalkitError(
+            f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port"
+        ) from None
 
 
 def serve_in_thread(run_dir: Path) -> tuple[ThreadingHTTPServer, str]:

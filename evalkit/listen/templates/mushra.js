@@ -60,6 +60,8 @@
 
   async function nextTrial(training) {
     stop();
+    current = null;  // while the next trial loads, no control acts on the last one
+    $("columns").replaceChildren();
     const left = pending();
     if (!training && left.length === 0) { finish(); return; }
     const id = training ? TEST.training_trial : left[0];
@@ -260,17 +262,18 @@
   // -- controls
   $("start").addEventListener("click", start);
   $("name").addEventListener("keydown", (e) => { if (e.key === "Enter") { start(); } });
-  $("play").addEventListener("click", () => { current.playing ? stop() : play(current.from); });
-  $("ref").addEventListener("click", () => { listen(0); });
+  const when = (fn) => (e) => { if (current) { fn(e); } };
+  $("play").addEventListener("click", when(() => { current.playing ? stop() : play(current.from); }));
+  $("ref").addEventListener("click", when(() => { listen(0); }));
   $("next").addEventListener("click", submit);
   $("export").addEventListener("click", exportRatings);
-  $("loop-start").addEventListener("input", (e) => { setLoop(Number(e.target.value), current.loop[1]); });
-  $("loop-end").addEventListener("input", (e) => { setLoop(current.loop[0], Number(e.target.value)); });
-  $("timeline").addEventListener("click", (e) => {
+  $("loop-start").addEventListener("input", when((e) => { setLoop(Number(e.target.value), current.loop[1]); }));
+  $("loop-end").addEventListener("input", when((e) => { setLoop(current.loop[0], Number(e.target.value)); }));
+  $("timeline").addEventListener("click", when((e) => {
     const box = e.currentTarget.getBoundingClientRect();
     const t = (e.clientX - box.left) / box.width * current.buffers[0].duration;
     current.playing ? play(t) : (current.from = t, update());
-  });
+  }));
   document.addEventListener("keydown", (e) => {
     if ($("trial").hidden || !current || e.target === $("name") || e.ctrlKey || e.metaKey || e.altKey) { return; }
     const n = current.order.length, k = e.key;
@@ -297,12 +300,15 @@
     order: current.order, active: current.active, playing: current.playing,
     position: position(), ratings: { ...current.ratings } }, record: () => record };
 
-  $("name").value = localStorage.getItem(KEY + ":last") || "";
-  const known = $("name").value && local.load($("name").value);
-  if (known) {
-    $("start").textContent = "Continue";
-    $("resume-note").textContent = done(known) + " of " + TEST.trials.length + " trials rated so far.";
+  function welcome() {  // a listener who has begun continues where they stopped
+    const known = $("name").value.trim() && local.load($("name").value.trim());
+    $("start").textContent = known ? "Continue" : "Start";
+    $("resume-note").textContent = known
+      ? done(known) + " of " + TEST.trials.length + " trials rated so far." : "";
   }
+  $("name").value = localStorage.getItem(KEY + ":last") || "";
+  $("name").addEventListener("input", welcome);
+  welcome();
   show("welcome");
   requestAnimationFrame(tick);
 })();
