@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.error
 import urllib.request
 
@@ -61,6 +62,22 @@ def test_no_saved_audio_and_a_changed_codec_is_refused(tmp_path):
         path.unlink()
     with pytest.raises(EvalkitError, match="has changed since the run"):
         build_test(run, 1, "mp3:8", seconds=1.0)
+
+
+def test_without_saved_audio_the_clips_are_decoded_again(tmp_path):
+    import pandas as pd
+
+    from evalkit.pipeline.task import CodecSpec, get_codec
+
+    run = listenable_run(tmp_path, codecs=("pcm",), bitrates=(64.0, 128.0))
+    shutil.rmtree(run / "audio")
+    results = pd.read_parquet(run / "results.parquet")
+    identity = json.dumps(get_codec(CodecSpec("pcm")).identity(), sort_keys=True)
+    results.assign(codec_identity=identity).to_parquet(run / "results.parquet")
+    build_test(run, 1, None, seconds=1.0)
+    test = load_test(Layout(run))
+    assert [c["id"] for c in test["conditions"]] == ["pcm@64", "pcm@128"]
+    assert all(len(t["stimuli"]) == 5 for t in test["trials"])
 
 
 def _request(url: str, body: bytes | None = None) -> tuple[int, bytes]:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from evalkit.listen.correlation import with_ci
 from evalkit.listen.design import HIDDEN_REFERENCE
+from evalkit.results.directions import higher_is_better
 from evalkit.results.schema import BITRATE_ROWS, OK
 from evalkit.results.summary import ALL
 from evalkit.stats import bootstrap_ci
@@ -106,7 +107,7 @@ def agreement(
         )
         if len(merged) < 3:  # fewer than three conditions say nothing about an ordering
             continue
-        higher = bool(directions.get(metric, True))
+        higher = higher_is_better(metric, directions)
         sign = 1.0 if higher else -1.0
         coef = with_ci(sign * merged["metric_mean"].to_numpy(), merged["mushra_mean"].to_numpy())
         row = {
