@@ -28,6 +28,8 @@ from evalkit.datasets.base import Clip
 from evalkit.errors import UsageError
 from evalkit.pipeline.align import pair_lag
 
+NO_CODING = "replayed files only: nothing to encode (no probe, so no measured delay)"
+
 
 def label_key(bitrate_kbps: float) -> str:
     return f"{bitrate_kbps:g}"
@@ -65,10 +67,10 @@ class Replay(Codec):
         return ReplayedClip(self.table["pairs"].get(clip.clip_id, {}), self.table["align"])
 
     def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
-        raise RuntimeError("replay decodes files of a clip: the pipeline binds it first")
+        raise RuntimeError(NO_CODING)
 
     def decode(self, encoded: Encoded) -> tuple[np.ndarray, int]:
-        raise RuntimeError("replay decodes files of a clip: the pipeline binds it first")
+        raise RuntimeError(NO_CODING)
 
 
 class ReplayedClip(Codec):

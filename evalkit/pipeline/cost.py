@@ -87,8 +87,9 @@ def _real_time_factors(results: pd.DataFrame) -> pd.DataFrame:
 
 def _tokens(codes: pd.DataFrame) -> pd.DataFrame:
     """Code frames per second and codebooks per codec × bitrate (codebook codecs only)."""
-    if codes.empty:
-        return pd.DataFrame(columns=["frame_rate_hz", "codebooks"])
+    if codes.empty:  # indexed like the other parts, so that joining them works
+        index = pd.MultiIndex.from_arrays([[], []], names=["codec", "bitrate_kbps"])
+        return pd.DataFrame(columns=["frame_rate_hz", "codebooks"], index=index)
     per_clip = codes.groupby(["codec", "bitrate_kbps", "clip_id"]).agg(
         frame_rate_hz=("frame_rate_hz", "median"), codebooks=("codebook", "nunique")
     )

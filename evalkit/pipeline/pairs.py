@@ -73,16 +73,18 @@ def labelled(config: RunConfig) -> RunConfig:
             codecs=tuple(config.codecs) or (path.resolve().name,),
             bitrates_kbps=tuple(config.bitrates_kbps) or (0.0,),
         )
-    if config.codecs or config.bitrates_kbps:
-        raise UsageError("--pairs MANIFEST: codecs and bitrates come from its columns, drop them")
     rows = [_labels(row, path, n) for n, row in read_rows(path)]
     if not rows:
         raise UsageError(f"pairs manifest {path} lists no pairs")
-    return replace(
-        config,
-        codecs=tuple(dict.fromkeys(c for c, _ in rows)),
-        bitrates_kbps=tuple(sorted({b for _, b in rows})),
-    )
+    codecs = tuple(dict.fromkeys(c for c, _ in rows))
+    bitrates = tuple(sorted({b for _, b in rows}))
+    given = (tuple(config.codecs), tuple(float(b) for b in config.bitrates_kbps))
+    if any(given) and given != (codecs, bitrates):  # a resumed run names the labels it had
+        raise UsageError(
+            f"--pairs MANIFEST: codecs and bitrates come from its columns ({', '.join(codecs)} "
+            f"at {', '.join(f'{b:g}' for b in bitrates)} kbps); drop --codec and --bitrates"
+        )
+    return replace(config, codecs=codecs, bitrates_kbps=bitrates)
 
 
 def _labels(row: dict, path: Path, number: int) -> tuple[str, float]:
