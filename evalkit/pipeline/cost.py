@@ -141,7 +141,11 @@ def write_cost(
             log.warning("%s: no parameter count or latency: %s", name, exc)
     for (name, budget), nominal in plan.nominal.items():
         delays[(name, budget)] = measured_delay_ms(plan.codecs[name][0], nominal)
-    table = cost_table(results, codes, facts, delays)
+    try:
+        table = cost_table(results, codes, facts, delays)
+    except Exception as exc:  # never lose a finished run's results to its cost table
+        log.exception("the codec cost table failed")
+        return {"error": f"{type(exc).__name__}: {exc}"}
     with atomic_path(run_dir / COST_CSV) as tmp:
         table.to_csv(tmp, index=False)
     return {
