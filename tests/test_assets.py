@@ -11,11 +11,15 @@ import runpy
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import setuptools
+import soundfile as sf
 from setuptools.dist import Distribution
+from typer.testing import CliRunner
 
 from evalkit import assets
+from evalkit.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALLED = assets.INSTALLED_ROOT.relative_to(ROOT).as_posix()
@@ -68,6 +72,29 @@ def test_a_missing_asset_is_one_line_naming_it_and_how_to_get_it(tmp_path, monke
     message = str(caught.value)
     assert "\n" not in message and "rvq codec's shipped checkpoint" in message
     assert assets.HOW_TO_GET in message
+
+
+def run_without_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    monkeypatch.setattr(assets, "INSTALLED_ROOT", tmp_path / "site-packages")
+    monkeypatch.setattr(assets, "CHECKOUT_ROOT", tmp_path / "checkout")
+    result = CliRunner().invoke(app, ["run", *args, "--metrics", "si_sdr"])
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    return result.output
+
+
+def test_a_default_run_without_the_set_says_so_in_one_line(tmp_path, monkeypatch):
+    output = run_without_assets(tmp_path, monkeypatch, "--codec", "pcm", "--bitrates", "64")
+    assert output.startswith("error: the default dataset's manifest is missing")
+
+
+def test_an_rvq_run_without_the_checkpoint_says_so_in_one_line(tmp_path, monkeypatch):
+    (tmp_path / "clips").mkdir()
+    sf.write(tmp_path / "clips" / "tone.wav", np.zeros(8000, dtype=np.float32), 16000)
+    dataset = f"folder:{tmp_path / 'clips'}:speech"
+    output = run_without_assets(
+        tmp_path, monkeypatch, "--codec", "rvq", "--bitrates", "1.5", "--dataset", dataset
+    )
+    assert output.startswith("error: the rvq codec's shipped checkpoint is missing")
 
 
 def test_the_wheel_carries_the_assets_where_lookup_looks(wheel_files):
