@@ -11,10 +11,12 @@ elsewhere cannot make evalkit read arbitrary files.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
 
+from evalkit.atomic import open_regular
 from evalkit.datasets.base import Clip, sha256_file
 from evalkit.datasets.dataset import check_domain, clip_id, file_sha256, sort_unique
 from evalkit.datasets.files import relative_id
@@ -29,12 +31,14 @@ def read_rows(path: Path) -> list[tuple[int, dict]]:
     suffix = path.suffix.lower()
     if suffix not in MANIFEST_SUFFIXES:
         raise UsageError(f"manifest {path}: use a .csv or .jsonl file, not {suffix or 'no suffix'}")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+    try:  # a pipe or device named x.csv is refused, never opened
+        with open_regular(path) as (fd, info):
+            text = os.pread(fd, info.st_size, 0).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read manifest {path}: {exc}") from None
-    if suffix == ".csv":
-        return [(i + 2, row) for i, row in enumerate(csv.DictReader(text.splitlines()))]
+    if suffix == ".csv":  # a quoted field may hold a newline: the reader sees the file whole
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        return [(reader.line_num, row) for row in reader]
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -36,7 +36,7 @@ ACTIVE_BLOCK = 1024
 
 def active_level_dbfs(signal: np.ndarray) -> float:
     """The RMS level, in dB re full scale, of the loudest block of ``signal`` (any channel)."""
-    x = np.asarray(signal, dtype=np.float64)
+    x = np.asarray(signal, dtype=np.float32)  # no float64 copy of a 10-minute clip
     x = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
     n = x.shape[1]
     if n == 0:
