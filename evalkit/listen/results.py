@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from evalkit.atomic import atomic_path
 from evalkit.errors import EvalkitError, UsageError
-from evalkit.listen.analysis import Analysis, analyse
 from evalkit.listen.paths import Layout
 from evalkit.listen.plots import agreement_figure
 from evalkit.listen.ratings import FORMAT
@@ -23,6 +23,9 @@ from evalkit.reports import plots
 from evalkit.reports.render import Cell, Section, Table, html, markdown
 from evalkit.results.rundir import Run, load_run
 from evalkit.results.summary import ALL
+
+if TYPE_CHECKING:  # the analysis imports scipy.stats: only when a run has ratings
+    from evalkit.listen.analysis import Analysis
 
 COEFFICIENTS = (("pearson", "Pearson r"), ("spearman", "Spearman ρ"), ("kendall", "Kendall τ"))
 
@@ -55,6 +58,8 @@ def load_analysis(run: Run) -> Analysis | None:
             records.append(json.loads(path.read_text(encoding="utf-8")))
         except ValueError as exc:
             raise EvalkitError(f"{path}: not valid JSON ({exc})") from None
+    from evalkit.listen.analysis import analyse
+
     return analyse(test, records, run.results, run.directions)
 
 
