@@ -79,7 +79,7 @@ class TrainConfig:
     teacher_forcing: float = 0.5
     trainable: str = ""
     init: str | None = None
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(harmonic=True))
+    model: ModelConfig = field(default_factory=ModelConfig)
 
 
 # -- data ------------------------------------------------------------------------------------------
