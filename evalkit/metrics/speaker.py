@@ -21,6 +21,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError, NotApplicable
 from evalkit.metrics import _validate as V
+from evalkit.metrics._optional import quiet_pkg_resources
 from evalkit.metrics.base import Metric
 
 RESEMBLYZER_INSTALL = (
@@ -72,7 +73,8 @@ class SpeakerSimilarity(_Similarity):
     @cached_property
     def _encoder(self) -> Any:
         try:
-            from resemblyzer import VoiceEncoder
+            with quiet_pkg_resources():
+                from resemblyzer import VoiceEncoder
         except ImportError as exc:
             raise EvalkitError(
                 f"speaker_similarity needs Resemblyzer ({exc}): {RESEMBLYZER_INSTALL}"
@@ -88,9 +90,9 @@ class SpeakerSimilarity(_Similarity):
         }
 
     def embed(self, audio: np.ndarray) -> np.ndarray | None:
+        encoder = self._encoder
         from resemblyzer import preprocess_wav
 
-        encoder = self._encoder
         wav = preprocess_wav(audio.astype(np.float32), source_sr=self.sample_rate_hz)
         return encoder.embed_utterance(wav) if wav.size else None
 

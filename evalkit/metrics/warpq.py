@@ -18,6 +18,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.metrics import _validate as V
+from evalkit.metrics._optional import quiet_pkg_resources
 from evalkit.metrics.base import Metric
 
 INSTALL = "pip install warpq==1.5.2 'setuptools<81' (or evalkit's speech extra)"
@@ -46,7 +47,8 @@ class WARPQ(Metric):
         if self._model is None:
             numpy_1_names()
             try:
-                from warpq.core import warpqMetric
+                with quiet_pkg_resources():
+                    from warpq.core import warpqMetric
             except ImportError as exc:
                 raise EvalkitError(f"warpq needs the warpq package ({exc}): {INSTALL}") from None
             self._model = warpqMetric(sr=self.sample_rate_hz, n_jobs=1)
