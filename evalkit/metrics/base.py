@@ -52,6 +52,10 @@ class Metric:
     #: known lag and cut or padded to the reference's length; False: it aligns internally (PESQ,
     #: ViSQOL) and gets both as they are (evalkit.pipeline.align, docs/alignment.md)
     needs_alignment: ClassVar[bool] = True
+    #: with ``needs_alignment`` False: a degraded signal shorter than the reference is padded with
+    #: silence at its end (ViSQOL skips reference patches the degraded file does not reach, so a
+    #: truncated decode would otherwise score nearly as a perfect copy)
+    pads_short_degraded: ClassVar[bool] = False
 
     def output_names(self) -> tuple[str, ...]:
         return self.outputs or (self.name,)

@@ -26,6 +26,7 @@ class DistillMOS(Metric):
     """DistillMOS of the degraded clip and of its reference."""
 
     in_default_run: ClassVar[bool] = False
+    needs_alignment: ClassVar[bool] = False  # judges each signal on its own: as it is
     name: ClassVar[str] = "distillmos"
     description: ClassVar[str] = "DistillMOS (distillmos, packaged variant 7), no reference"
     unit: ClassVar[str] = "MOS"

@@ -41,6 +41,7 @@ class DNSMOS(Metric):
     """DNSMOS P.835 and P.808 of the degraded clip and of its reference."""
 
     in_default_run: ClassVar[bool] = False
+    needs_alignment: ClassVar[bool] = False  # judges each signal on its own: as it is
     name: ClassVar[str] = "dnsmos"
     description: ClassVar[str] = "DNSMOS P.835 SIG/BAK/OVRL and P.808, no reference (speechmos)"
     unit: ClassVar[str] = "MOS"

@@ -71,6 +71,7 @@ class _ViSQOL(Metric):
     mode: ClassVar[str] = ""
     unit: ClassVar[str] = "MOS-LQO"
     needs_alignment: ClassVar[bool] = False  # global and per-patch alignment of its own
+    pads_short_degraded: ClassVar[bool] = True
 
     @cached_property
     def manager(self) -> Any:

@@ -3,7 +3,9 @@
 - Metrics that align internally or do not compare in time (PESQ, ViSQOL, DNSMOS;
   ``Metric.needs_alignment = False``) get both signals as they are: no shift, no trimming, which
   is how their reference implementations are defined (PESQ on the ITU files as they are gives the
-  official numbers).
+  official numbers). ViSQOL (``pads_short_degraded``) gets a degraded signal shorter than the
+  reference padded with silence at its end: it skips reference patches past the degraded file's
+  end, so half a music clip would otherwise score 4.65 against 4.73 for the whole.
 - Metrics that compare sample by sample (SI-SDR, mel/STFT distance, STOI) get the degraded
   signal shifted by a *known* lag and cut or padded with silence to the reference's length
   (:func:`to_reference`): the reference is never trimmed, so audio a decoder dropped counts as

@@ -39,7 +39,9 @@ def get_metric(name: str) -> Metric:
 
 def alignment(metric: Metric) -> str:
     """How a metric receives the pair (part of its fingerprint: a change recomputes its values)."""
-    return "lag, cut or padded to the reference" if metric.needs_alignment else "as they are"
+    if metric.needs_alignment:
+        return "lag, cut or padded to the reference"
+    return "as they are, a shorter degraded padded" if metric.pads_short_degraded else "as they are"
 
 
 def fingerprint(name: str) -> str:
@@ -103,6 +105,8 @@ def score_metric(
         return rows(NOT_APPLICABLE, f"{clip_id}: {name}: nothing to compare, a signal is empty")
     if metric.needs_alignment:
         deg = to_reference(deg, lag, ref.shape[1])
+    elif metric.pads_short_degraded and deg.shape[1] < ref.shape[1]:
+        deg = to_reference(deg, 0, ref.shape[1])
     started = time.perf_counter()
     try:
         m_rate = metric.sample_rate_hz or rate
