@@ -7,7 +7,9 @@ created once (``VisqolApi.measure_from_arrays``, ``pesq.pesq``, ``pystoi.stoi``,
 losses when installed). Runs on one core (one torch, numba and BLAS thread) and counts CPU seconds
 of this process (``time.process_time``), so other work on a shared machine does not inflate the
 figures. Also prints the largest difference between the two values of each metric, which must be
-at float-noise level.
+at float-noise level. The speech metrics (``--metrics wer,dwer,speaker_similarity,f0_rmse,...``)
+get each clip's language and transcript from the manifest; their naive calls run the recogniser,
+encoder or tracker on both signals of every pair.
 
     python benchmarks/metrics.py [--per-domain 3] [--bitrates 12,24] [--metrics visqol_audio,...]
 """
@@ -35,12 +37,16 @@ import torch  # noqa: E402
 from evalkit import audio as A  # noqa: E402
 from evalkit import registry  # noqa: E402
 from evalkit.errors import NotApplicable  # noqa: E402
+from evalkit.metrics.base import ClipText  # noqa: E402
 from evalkit.pipeline.align import MAX_LAG_SECONDS, apply_lag, estimate_lag, probe_signal  # noqa: E402
 
 DEFAULT_SET = Path(__file__).resolve().parents[1] / "datasets" / "default"
 
 
-def naive_calls() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:
+Naive = Callable[[np.ndarray, np.ndarray, int, ClipText], float]
+
+
+def naive_calls() -> dict[str, Naive]:
     """Each package called directly on one pair, the way a plain script would."""
     from pesq import pesq
     from pystoi import stoi
@@ -49,7 +55,7 @@ def naive_calls() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:
     speech, audio = VisqolApi(), VisqolApi()
     speech.create(mode="speech", use_lattice_model=True)
     audio.create(mode="audio")
-    calls = {
+    plain = {
         "pesq": lambda r, d, sr: pesq(sr, r[0], d[0], "wb"),
         "pesq_nb": lambda r, d, sr: pesq(sr, r[0], d[0], "nb"),
         "stoi": lambda r, d, sr: stoi(r[0], d[0], sr),
@@ -57,6 +63,8 @@ def naive_calls() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:
         "visqol_speech": lambda r, d, sr: speech.measure_from_arrays(r[0], d[0], sr).moslqo,
         "visqol_audio": lambda r, d, sr: audio.measure_from_arrays(r[0], d[0], sr).moslqo,
     }
+    calls: dict[str, Naive] = {k: _without_text(f) for k, f in plain.items()}
+    calls.update(speech_calls())
     try:  # reference-free metrics: a plain script scores the reference again for every pair
         import distillmos
         from speechmos import dnsmos
@@ -70,8 +78,8 @@ def naive_calls() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:
         def dns(x: np.ndarray) -> dict:
             return dnsmos.run(np.clip(x[0], -1.0, 1.0), 16000)  # speechmos refuses overshoot
 
-        calls["dnsmos"] = lambda r, d, sr: (dns(d), dns(r))[0]["sig_mos"]
-        calls["distillmos"] = lambda r, d, sr: (distill(d), distill(r))[0]
+        calls["dnsmos"] = lambda r, d, sr, text: (dns(d), dns(r))[0]["sig_mos"]
+        calls["distillmos"] = lambda r, d, sr, text: (distill(d), distill(r))[0]
     except ImportError:
         pass
     try:
@@ -94,14 +102,74 @@ def naive_calls() -> dict[str, Callable[[np.ndarray, np.ndarray, int], float]]:
     def signals(r: np.ndarray, d: np.ndarray, sr: int) -> tuple:
         return tuple(audiotools.AudioSignal(x[None].copy(), sr) for x in (r, d))
 
-    calls["mel_distance"] = lambda r, d, sr: float(mel(*signals(r, d, sr)[::-1]))
-    calls["stft_distance"] = lambda r, d, sr: float(stft(*signals(r, d, sr)[::-1]))
-    calls["si_sdr"] = lambda r, d, sr: -float(sisdr(*signals(r, d, sr)))
+    calls["mel_distance"] = lambda r, d, sr, text: float(mel(*signals(r, d, sr)[::-1]))
+    calls["stft_distance"] = lambda r, d, sr, text: float(stft(*signals(r, d, sr)[::-1]))
+    calls["si_sdr"] = lambda r, d, sr, text: -float(sisdr(*signals(r, d, sr)))
     return calls
 
 
-def coded_pairs(per_domain: int, bitrates: list[float]) -> list[tuple[str, str, np.ndarray, list]]:
-    """(clip id, domain, reference, [degraded per bitrate]) with Opus delay removed."""
+def _without_text(call: Callable[[np.ndarray, np.ndarray, int], float]) -> Naive:
+    return lambda r, d, sr, text: call(r, d, sr)
+
+
+def speech_calls() -> dict[str, Naive]:
+    """pocketsphinx + jiwer, Resemblyzer, Praat and WARP-Q called directly (where installed)."""
+    try:
+        import jiwer
+        import parselmouth
+        from pocketsphinx import Decoder
+        from resemblyzer import VoiceEncoder, preprocess_wav
+
+        from evalkit.metrics.pitch import compare
+        from evalkit.metrics.text_normalize import normalize
+        from evalkit.metrics.warpq import WARPQ
+    except ImportError:
+        return {}
+    decoder, encoder = Decoder(samprate=16000, loglevel="FATAL"), VoiceEncoder("cpu", False)
+    warpq = WARPQ()._warpq()
+
+    def hear(x: np.ndarray) -> str:
+        decoder.start_utt()
+        pcm = np.clip(np.round(x[0] * 32768.0), -32768, 32767).astype("<i2")
+        decoder.process_raw(pcm.tobytes(), full_utt=True)
+        decoder.end_utt()
+        return normalize(decoder.hyp().hypstr if decoder.hyp() else "")
+
+    def embed(x: np.ndarray) -> np.ndarray:
+        return encoder.embed_utterance(preprocess_wav(x[0], source_sr=16000))
+
+    def f0(x: np.ndarray, sr: int) -> np.ndarray:
+        sound = parselmouth.Sound(x[0].astype(np.float64), sampling_frequency=sr)
+        return sound.to_pitch_ac(time_step=0.01, pitch_floor=50, pitch_ceiling=1000).selected_array[
+            "frequency"
+        ]
+
+    def pitch(name: str) -> Naive:
+        return lambda r, d, sr, text: compare(f0(r, sr), f0(d, sr))[name]
+
+    def wer(r, d, sr, text):
+        truth = normalize(text.transcript or "")
+        return (jiwer.wer(truth, hear(d)), jiwer.wer(truth, hear(r)))[0]
+
+    def similarity(r, d, sr, text):
+        a, b = embed(r), embed(d)
+        return float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
+
+    return {
+        "wer": wer,
+        "dwer": lambda r, d, sr, text: jiwer.wer(hear(r), hear(d)),
+        "speaker_similarity": similarity,
+        "f0_rmse": pitch("f0_rmse"),
+        "f0_corr": pitch("f0_corr"),
+        "vde": pitch("vde"),
+        "warpq": lambda r, d, sr, text: warpq.evaluate(
+            r[0].astype(np.float64), d[0].astype(np.float64), arr_sr=sr
+        )["raw_warpq_score"],
+    }
+
+
+def coded_pairs(per_domain: int, bitrates: list[float]) -> list[tuple]:
+    """(clip id, domain, rate, [(reference, degraded) per bitrate], ClipText), delay removed."""
     codec = registry.load(registry.CODECS, "opus")()
     with open(DEFAULT_SET / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -120,7 +188,8 @@ def coded_pairs(per_domain: int, bitrates: list[float]) -> list[tuple[str, str, 
             coded = _code(codec, probe, rate, nominal)
             lag = estimate_lag(probe, coded, int(MAX_LAG_SECONDS * rate), rate)
             pairs.append(apply_lag(ref, _code(codec, ref, rate, nominal), lag))
-        out.append((row["id"], row["domain"], rate, pairs))
+        text = ClipText(row.get("language") or None, row.get("transcript") or None)
+        out.append((row["id"], row["domain"], rate, pairs, text))
     return out
 
 
@@ -146,7 +215,7 @@ def main() -> None:
     for name in names:
         metric = registry.load(registry.METRICS, name)()
         _warm_up(metric, naive[name], clips)
-        for _clip_id, domain, rate, pairs in clips:
+        for _clip_id, domain, rate, pairs, text in clips:
             if not metric.applies_to(domain):
                 continue
             m_rate = metric.sample_rate_hz or rate
@@ -160,13 +229,13 @@ def main() -> None:
                 for r, d in converted:
                     key = hashlib.blake2b(r.tobytes(), digest_size=16).digest()
                     if key not in prepared:
-                        prepared[key] = metric.prepare(r, m_rate)
+                        prepared[key] = _prepare(metric, r, m_rate, text)
                     values.append(metric.score(prepared[key], d, m_rate)[metric.output_names()[0]])
                 ours_s[name] += time.process_time() - started
             except NotApplicable:
                 continue
             started = time.process_time()
-            theirs = [naive[name](r, d, m_rate) for r, d in converted]
+            theirs = [naive[name](r, d, m_rate, text) for r, d in converted]
             naive_s[name] += time.process_time() - started
             audio_s[name] += sum(r.shape[1] / m_rate for r, _ in converted)
             gaps = [abs(a - b) for a, b in zip(values, theirs, strict=True)]
@@ -192,16 +261,20 @@ def main() -> None:
 
 def _warm_up(metric, naive_call, clips: list) -> None:
     """One untimed call of each side first: model loads and JIT compiles are not per-pair cost."""
-    for _clip_id, domain, rate, pairs in clips:
+    for _clip_id, domain, rate, pairs, text in clips:
         if metric.applies_to(domain):
             m_rate = metric.sample_rate_hz or rate
             ref, deg = (A.convert(x, rate, m_rate, 1) for x in pairs[0])
             try:
-                metric.score(metric.prepare(ref, m_rate), deg, m_rate)
+                metric.score(_prepare(metric, ref, m_rate, text), deg, m_rate)
             except NotApplicable:
                 continue
-            naive_call(ref, deg, m_rate)
+            naive_call(ref, deg, m_rate, text)
             return
+
+
+def _prepare(metric, ref: np.ndarray, rate: int, text: ClipText):
+    return metric.prepare(ref, rate, text) if metric.uses_text else metric.prepare(ref, rate)
 
 
 if __name__ == "__main__":
