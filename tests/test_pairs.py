@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from evalkit import audio as A
 from evalkit.cli import app
 from evalkit.metrics.entropy import code_histograms
+from evalkit.pipeline.config import RunConfig
+from evalkit.pipeline.runner import plan_tasks, prepare
+from evalkit.pipeline.store import ShardStore, default_root
 from tests.conftest import DEFAULT_SET, default_clips
 
 runner = CliRunner()
@@ -106,7 +109,7 @@ def test_codes_give_codebook_statistics(pairs_run):
     assert set(table["codec"]) == {"vq"}
 
 
-def test_a_rerun_recomputes_nothing_and_a_changed_file_is_scored_again(pairs_run, tmp_path):
+def test_a_rerun_recomputes_nothing_and_a_changed_file_is_planned_again(pairs_run, tmp_path):
     manifest, out = pairs_run
     again = tmp_path / "again"
     invoke("run", "--pairs", f"{manifest}:speech", "--metrics", METRICS, "--workers", "1",
@@ -118,15 +121,16 @@ def test_a_rerun_recomputes_nothing_and_a_changed_file_is_scored_again(pairs_run
     )
     resumed = invoke("run", "--resume", out)
     assert json.loads((out / "run.json").read_text())["tasks_run"] == 0, resumed.output
-    # a decoded file replaced: its label's replay identity changes, so it is scored again
+    # a decoded file replaced: its label's replay identity changes, so its clips are planned again
     path = manifest.parent / "noisy-6-03.wav"
     original = path.read_bytes()
     try:
         sf.write(path, np.zeros((RATE, 1), np.float32) + 0.01, RATE, subtype="FLOAT")
-        changed = tmp_path / "changed"
-        invoke("run", "--pairs", f"{manifest}:speech", "--metrics", METRICS, "--workers", "1",
-               "--out", changed)  # fmt: skip
-        assert json.loads((changed / "run.json").read_text())["tasks_run"] == CLIPS
+        config = RunConfig(pairs=f"{manifest}:speech", metrics=tuple(METRICS.split(",")))
+        config = config.resolved()
+        plan = prepare(config)
+        tasks = list(plan_tasks(plan, ShardStore(default_root()), None, None, config.bitrates_kbps))
+        assert len(tasks) == CLIPS and {t.codec.name for t in tasks} == {"noisy"}
     finally:
         path.write_bytes(original)
 
