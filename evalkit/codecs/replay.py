@@ -54,6 +54,11 @@ class Replay(Codec):
     def describe_bitrates(self) -> str:
         return "the labels of its pairs"
 
+    def resolve_bitrate(self, budget_kbps: float) -> float:
+        if not self.table["pairs"]:
+            raise UsageError("codec 'replay' replays decoded files: use evalkit run --pairs")
+        return super().resolve_bitrate(budget_kbps)
+
     def identity(self) -> dict[str, Any]:
         return {
             **super().identity(),
