@@ -63,3 +63,61 @@ def test_shard_with_errors_is_reported_but_not_finished(tmp_path):
     store.write_rows("codecA", "unit-m", [_row(2.0)])  # the retry succeeds
     assert store.existing("codecA") == {"unit-m"}
     assert store.existing("codecA", include_failed=True) == {"unit-m"}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(b""),  # a power cut before the data reached the disk
+        lambda p: p.write_bytes(p.read_bytes()[:-20]),  # cut short
+        lambda p: pd.DataFrame({"x": [1]}).to_parquet(p),  # a table, not of result rows
+        lambda p: pd.DataFrame(columns=[*_row(1.0)]).to_parquet(p),  # no rows
+        lambda p: (p.unlink(), os.mkfifo(p)),  # a pipe in its place: never opened
+    ],
+)
+def test_a_damaged_shard_is_moved_aside_once_and_counts_as_missing(tmp_path, caplog, damage):
+    store = ShardStore(tmp_path)
+    store.write_rows("codecA", "unit-m", [_row(1.5)])
+    path = store.codec_dir("codecA") / "unit-m.parquet"
+    damage(path)
+    assert store.readable("codecA", "unit", ["unit-m"]) == []
+    assert store.read_rows("codecA", "unit-m") is None  # gone: nothing more to report
+    assert caplog.text.count("cannot be read") == 1 and str(path) in caplog.text
+    assert store.existing("codecA") == set()
+    assert len(list(path.parent.glob("unit-m.parquet.damaged-*"))) == 1
+    store.write_rows("codecA", "unit-m", [_row(1.5)])  # recomputed
+    assert store.readable("codecA", "unit", ["unit-m"]) == ["unit-m"]
+
+
+def test_damaged_code_histograms_make_their_unit_run_again(tmp_path):
+    store = ShardStore(tmp_path)
+    store.write_rows("codecA", "unit-m", [_row(1.5)])
+    codes = {"codec": "rvq", "codebook": 0, "codebook_size": 2, "frame_rate_hz": 75.0}
+    store.write_codes("codecA", "unit", [{**codes, "counts": [1, 2]}])
+    assert store.readable("codecA", "unit", ["unit-m"]) == ["unit-m"]
+    (store.codec_dir("codecA") / "unit.codes.parquet").write_bytes(b"")
+    assert store.readable("codecA", "unit", ["unit-m"]) == []
+
+
+def test_writes_are_durable_file_then_folder(tmp_path, monkeypatch):
+    """fsync of the file before the rename and of its folder after (ext4/XFS need both)."""
+    import stat
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.fstat(fd).st_mode) or real(fd))
+    ShardStore(tmp_path).write_rows("codecA", "unit-m", [_row(1.5)])
+    assert [stat.S_ISREG(m) for m in synced] == [True, False] and stat.S_ISDIR(synced[1])
+
+
+def test_a_cache_that_cannot_be_written_is_one_line_naming_it(tmp_path):
+    from evalkit.errors import StorageError
+
+    (tmp_path / "file").write_text("a file where the cache folder should be")
+    store = ShardStore(tmp_path / "file" / "shards")
+    with pytest.raises(StorageError) as caught:
+        store.write_rows("codecA", "unit-m", [_row(1.5)])
+    message = str(caught.value)
+    assert message.startswith(f"cannot write the cache shard {tmp_path / 'file' / 'shards'}/")
+    assert message.endswith(": Not a directory; a file stands where a folder must be: move it, "
+                            "or use another folder")  # fmt: skip

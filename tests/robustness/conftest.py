@@ -7,8 +7,10 @@ the default set and every kind of broken file, so a single ``evalkit run`` cover
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -31,6 +33,9 @@ CLEAN = (
 #: a file name that would run commands if it ever reached a shell unquoted
 SHELL_NAME = "$(touch PWNED) `touch PWNED2`; echo 'x' \"y\" & |{a,b}*?"
 UNICODE_NAME = "ünïcödé 声音 🎵"
+#: a name written in Latin-1, as old disks and archives hold them: not valid UTF-8
+LATIN1_NAME = "latin1-café"
+LATIN1_ID = "latin1-caf\\xe9"  # the clip id shows the byte that is not UTF-8
 ONE_HOUR_S = 3600
 
 
@@ -138,12 +143,75 @@ def build_hostile(folder: Path) -> dict[str, str]:
     write(folder / "dup.flac", snippet, rate, "PCM_16")
     case("dup.wav", "same stem as dup.flac")
     case("dup.flac", "same stem as dup.wav")
+    cases.update(build_special(folder, snippet, rate))
     return cases
+
+
+def build_special(folder: Path, snippet: np.ndarray, rate: int) -> dict[str, str]:
+    """Special files, odd names and nonsense levels (issue 18); returns clip id -> what it is."""
+    cases = {}
+    os.mkfifo(folder / "fifo.wav")  # opening it would wait for a writer forever
+    cases["fifo"] = "named pipe named .wav"
+    (folder / "zero.wav").symlink_to("/dev/zero")  # hashing it would never end
+    cases["zero"] = "link to /dev/zero"
+    (folder / "urandom.flac").symlink_to("/dev/urandom")
+    cases["urandom"] = "link to /dev/urandom"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(folder / "socket.wav"))
+    cases["socket"] = "Unix socket named .wav"
+    (folder / "dir.wav").mkdir()  # a folder with an audio name is a folder: walked
+    write(folder / "dir.wav" / "inside.flac", snippet, rate, "PCM_16")
+    cases["dir.wav/inside"] = "speech inside a folder named dir.wav"
+    latin1 = os.fsdecode(LATIN1_NAME.encode("latin-1") + b".flac")  # soundfile cannot write it
+    write(folder / "latin1.flac", snippet, rate, "PCM_16").rename(folder / latin1)
+    cases[LATIN1_ID] = "speech under a name that is not UTF-8 (Latin-1 bytes)"
+    write(folder / "new\nline.flac", snippet, rate, "PCM_16")
+    cases["new\\nline"] = "speech under a name holding a newline"
+    huge = snippet.copy()
+    huge[0, ::2] = 1e30
+    huge[0, 1::2] = -1e30
+    write(folder / "huge-values.wav", huge, rate, "FLOAT")
+    cases["huge-values"] = "float WAV with samples of ±1e30"
+    write(folder / "tiny-constant.wav", np.full((1, 2 * rate), 1e-40, np.float32), rate, "FLOAT")
+    cases["tiny-constant"] = "float WAV holding a constant 1e-40"
+    pcm = np.round(snippet[0] * 16000).astype(np.int16)
+    dither = np.random.default_rng(2).integers(-1, 2, pcm.size).astype(np.int16)
+    sf.write(folder / "cancelling-stereo.wav", np.stack([pcm, -pcm + dither], axis=1), rate)
+    cases["cancelling-stereo"] = "stereo speech whose channels cancel (mono mix within ±1 LSB)"
+    return cases
+
+
+#: manifest id -> what its row is (the ids hold a newline: clip ids come from users)
+MANIFEST_ROWS = {
+    "a-good": {"path": "good.flac"},
+    "two\nlines": {"path": "good.flac"},
+    "bad\nid": {"path": "text.wav"},
+    "late-window": {"path": "short.wav", "start": "5", "duration": "1"},
+    "z-changing": {"path": "changing.wav"},
+}
+
+
+def build_manifest(folder: Path) -> Path:
+    """A manifest set of ids with newlines, a window past its file's end, and a file that the
+    ``pcm_mutating`` adapter changes once the run has listed it; returns that file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    speech, rate = clean_clip(CLEAN[0])
+    shutil.copy(DEFAULT_SET / f"{CLEAN[0]}.flac", folder / "good.flac")
+    write(folder / "short.wav", speech[:, : int(1.5 * rate)], rate, "PCM_16")
+    write(folder / "changing.wav", speech[:, : int(1.5 * rate)], rate, "PCM_16")
+    (folder / "text.wav").write_text("not audio\n")
+    with open(folder / "manifest.csv", "w", newline="") as f:
+        out = csv.DictWriter(f, ["id", "path", "domain", "start", "duration"])
+        out.writeheader()
+        for clip_id, row in MANIFEST_ROWS.items():
+            out.writerow({"id": clip_id, "domain": "speech", **row})
+    return folder / "changing.wav"
 
 
 BROKEN_CODECS = '''
 """Adapters that break in every way a codec can: each misbehaves in exactly one respect."""
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -212,6 +280,23 @@ class Hangs(PCM):
 
     def encode(self, audio, sample_rate_hz, nominal_kbps):
         time.sleep(3600)
+
+
+class Mutates(PCM):
+    """Built on a worker (after the client listed the clips), it rewrites the end of the file
+    named by $EVALKIT_TEST_MUTATE: a clip whose bytes change between listing and decoding."""
+
+    name = "pcm_mutating"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        import multiprocessing
+
+        if multiprocessing.parent_process() is None:
+            return  # the client (a worker process is started by its nanny): the file stays
+        with open(os.environ["EVALKIT_TEST_MUTATE"], "r+b") as f:
+            f.seek(-4, 2)
+            f.write(b"\x01\x02\x03\x04")
 '''
 #: entry-point name -> the message its error rows must carry
 BROKEN = {
@@ -246,6 +331,7 @@ def broken_plugin(root: Path) -> dict[str, str]:
         "broken_int16": "Int16",
         "broken_bits": "NoBits",
         "broken_hang": "Hangs",
+        "pcm_mutating": "Mutates",
     }
     lines = [f"{name} = broken_codecs:{cls}" for name, cls in classes.items()]
     (info / "entry_points.txt").write_text("[evalkit.codecs]\n" + "\n".join(lines) + "\n")
@@ -295,7 +381,10 @@ METRICS = "pesq,stoi,mel_distance"
 def runs(tmp_path_factory) -> dict[str, Run]:
     """Every CLI run of the suite, started at once so their start-up costs overlap.
 
-    ``hostile``: the hostile folder (3 real clips + every broken file), ``--strict``.
+    ``hostile``: the hostile folder (3 real clips + every broken file, special file, odd name
+    and nonsense level), ``--strict``. ``manifest``: ids with newlines, a window past its file's
+    end and a file changed after listing (see build_manifest), with pcm_mutating and a codec
+    that raises.
     ``clean``: the same 3 real clips alone, with pcm and five broken adapters (the pcm rows are
     the clean reference). ``hang``: the hanging adapter alone with ``--timeout 3``, on one clip.
     Each run has its own shard cache, so none reuses another's results.
@@ -310,14 +399,17 @@ def runs(tmp_path_factory) -> dict[str, Run]:
     one = base / "one"
     one.mkdir()
     shutil.copy(DEFAULT_SET / f"{CLEAN[0]}.flac", one / f"{CLEAN[0]}.flac")
-    env = broken_plugin(base / "plugin")
+    extra = base / "manifest set"
+    env = {**broken_plugin(base / "plugin"), "EVALKIT_TEST_MUTATE": str(build_manifest(extra))}
     common = ("--bitrates", "256", "--metrics", METRICS, "--workers", "1")
     broken = ",".join(n for n in BROKEN if n != "broken_hang")
     specs = {
         "hostile": ("--codec", "pcm", "--dataset", f"folder:{hostile}:speech", "--strict"),
         "clean": ("--codec", f"pcm,{broken}", "--dataset", f"folder:{clean}:speech"),
         "hang": ("--codec", "broken_hang", "--dataset", f"folder:{one}:speech", "--timeout", "3"),
-    }
+        "manifest": ("--codec", "pcm_mutating,broken_raises", "--dataset",
+                     f"manifest:{extra / 'manifest.csv'}"),
+    }  # fmt: skip
     started = {}
     for name, args in specs.items():
         out = base / f"run-{name}"
