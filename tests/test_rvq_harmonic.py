@@ -109,3 +109,18 @@ def test_training_only_the_head_leaves_the_rest_and_the_codebooks_alone(tiny_dat
     assert all(torch.equal(tuned[k], v) for k, v in before.items())
     start = torch.tensor([0.0, VOICING_BIAS], dtype=torch.float16)
     assert not torch.equal(tuned["decoder.harmonic.proj.bias"], start)  # the head did train
+
+
+def test_the_adapter_serves_a_harmonic_checkpoint(tmp_path):
+    from evalkit.codecs.rvq.adapter import RVQCodec
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, harmonic=True, num_quantizers=16, codebook_size=1024,
+                              quantizer_dropout=(2, 4, 8, 16))  # fmt: skip
+    model = RVQModel(cfg).train()
+    model(torch.randn(4, 1, 6400) * 0.1, n_q=16)  # initialise every codebook
+    codec = RVQCodec(checkpoint=str(_exported(model.eval(), tmp_path / "harmonic.pt")))
+    audio = (0.1 * torch.randn(1, 12345)).numpy()
+    decoded, rate = codec.decode(codec.encode(audio, 24000, 6.0))
+    assert codec.model.decoder.harmonic is not None
+    assert rate == 24000 and decoded.shape == (1, 12345)
