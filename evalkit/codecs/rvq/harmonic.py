@@ -44,7 +44,9 @@ class Controls(NamedTuple):
 
 
 @torch.no_grad()
-def yin(wav: torch.Tensor, window: int, hop: int, sample_rate_hz: int) -> tuple[torch.Tensor, ...]:
+def yin(
+    wav: torch.Tensor, window: int, hop: int, sample_rate_hz: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Pitch teacher: (B, 1, T) -> F0 in Hz (B, T / hop) and voiced (bool, same shape).
 
     Frames are centred like :class:`~evalkit.codecs.rvq.model.SameSTFT`'s. The cumulative mean
