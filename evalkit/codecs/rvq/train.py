@@ -32,9 +32,9 @@ from evalkit.codecs.rvq.harmonic import teacher_losses, yin
 from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
 from evalkit.datasets.base import sha256_file
+from evalkit.datasets.files import audio_files
+from evalkit.metrics.base import DOMAINS
 
-AUDIO_SUFFIXES = (".flac", ".wav", ".ogg")
-DOMAINS = ("speech", "music", "environmental")
 LOGGED = ("mel", "stft", "commit", "adv", "fm", "disc", "f0", "voicing")
 
 
@@ -104,14 +104,14 @@ def list_audio(paths: tuple[str, ...]) -> list[tuple[Path, str]]:
     for given in map(Path, paths):
         if not given.exists():
             raise FileNotFoundError(f"training data path {given} does not exist")
-        candidates = [given] if given.is_file() else sorted(given.rglob("*"))
+        candidates = [given] if given.is_file() else audio_files(given)
         for f in candidates:
-            if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES:
+            if f.is_file():  # regular files only: a pipe or device in the folder is passed over
                 rel = f.relative_to(given).parts if f != given else ()
                 group = rel[0] if len(rel) > 1 and rel[0] in DOMAINS else str(given)
                 files.append((f, group))
     if not files:
-        raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {paths}")
+        raise FileNotFoundError(f"no audio files under {paths}")
     return files
 
 
