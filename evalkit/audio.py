@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from evalkit.atomic import NotRegularFile, atomic_path, open_regular
-from evalkit.datasets.base import sha256_fd
+from evalkit.hashing import sha256_fd
 
 RESAMPLER = {
     "library": "torchaudio.functional.resample",

@@ -14,8 +14,9 @@ import soundfile as sf
 
 from evalkit import audio
 from evalkit.datasets import Dataset, list_datasets, load_dataset, select
-from evalkit.datasets.base import Clip, sha256_file
+from evalkit.datasets.base import Clip
 from evalkit.errors import UsageError
+from evalkit.hashing import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "datasets" / "default"

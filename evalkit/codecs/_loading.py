@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-from evalkit.datasets.base import sha256_file as sha256  # noqa: F401 (checkpoints hash like clips)
 from evalkit.errors import EvalkitError
+from evalkit.hashing import sha256_file as sha256  # noqa: F401 (checkpoints hash like clips)
 
 
 @contextlib.contextmanager

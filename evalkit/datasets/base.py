@@ -6,12 +6,7 @@ Dask worker on another machine; the worker reads the audio itself.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
-
-from evalkit.atomic import open_regular
 
 
 @dataclass(frozen=True)
@@ -44,24 +39,3 @@ class Clip:
     def key(self) -> str:
         """Identity of the audio evaluated: the file's checksum plus the window."""
         return f"{self.sha256}:{self.start_s:g}:{self.duration_s if self.duration_s else ''}"
-
-
-def sha256_file(path: str | Path) -> str:
-    """Checksum of a regular file's bytes; a pipe, socket or device is refused unopened
-    (:class:`evalkit.atomic.NotRegularFile`), so hashing can neither block nor run forever."""
-    with open_regular(path) as (fd, info):
-        return sha256_fd(fd, info.st_size)
-
-
-def sha256_fd(fd: int, size: int) -> str:
-    """Checksum of the first ``size`` bytes of an open file: a file that grows while it is read
-    (a recording in progress, ``/proc``) is hashed as it was when opened, never followed."""
-    h = hashlib.sha256()
-    offset = 0
-    while offset < size:
-        block = os.pread(fd, min(1 << 20, size - offset), offset)
-        if not block:  # shrank meanwhile: the checksum covers what is there
-            break
-        h.update(block)
-        offset += len(block)
-    return h.hexdigest()

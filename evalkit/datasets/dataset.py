@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from evalkit.atomic import open_regular
-from evalkit.datasets.base import Clip, sha256_file
+from evalkit.datasets.base import Clip
 from evalkit.errors import UsageError, printable
+from evalkit.hashing import sha256_file
 from evalkit.metrics.base import DOMAINS
 
 

@@ -17,10 +17,11 @@ import os
 from pathlib import Path
 
 from evalkit.atomic import open_regular
-from evalkit.datasets.base import Clip, sha256_file
+from evalkit.datasets.base import Clip
 from evalkit.datasets.dataset import check_domain, clip_id, file_sha256, sort_unique
 from evalkit.datasets.files import relative_id
 from evalkit.errors import UsageError, printable
+from evalkit.hashing import sha256_file
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl")
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}

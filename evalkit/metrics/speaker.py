@@ -137,7 +137,7 @@ class SpeakerSimilarityECAPA(_Similarity):
         )
 
     def fingerprint(self) -> dict[str, Any]:
-        from evalkit.datasets.base import sha256_file
+        from evalkit.hashing import sha256_file
 
         self._encoder  # noqa: B018 - a missing package or folder is reported by name, here
         return {

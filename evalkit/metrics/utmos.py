@@ -69,7 +69,7 @@ class UTMOS(Metric):
         return model.eval()
 
     def fingerprint(self) -> dict[str, Any]:
-        from evalkit.datasets.base import sha256_file
+        from evalkit.hashing import sha256_file
 
         self._model  # noqa: B018 - missing files are reported by name, here
         return {**super().fingerprint(), "model_sha256": sha256_file(self._files[1])}

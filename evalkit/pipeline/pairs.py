@@ -21,11 +21,12 @@ from pathlib import Path
 from evalkit.atomic import atomic_path
 from evalkit.codecs.replay import Replay, check_codebook_size, label_key
 from evalkit.datasets import load_dataset
-from evalkit.datasets.base import Clip, sha256_file
+from evalkit.datasets.base import Clip
 from evalkit.datasets.dataset import Dataset, check_domain, clip_id, file_sha256, select
 from evalkit.datasets.files import AUDIO_EXTENSIONS, relative_id
 from evalkit.datasets.manifest import read_rows
 from evalkit.errors import UsageError, printable
+from evalkit.hashing import sha256_file
 from evalkit.metrics.base import DOMAINS
 from evalkit.pipeline.align import ALIGN_CHOICES
 from evalkit.pipeline.config import RunConfig

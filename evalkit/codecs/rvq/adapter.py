@@ -16,7 +16,7 @@ import numpy as np
 from evalkit.assets import rvq_checkpoint
 from evalkit.codecs import _loading
 from evalkit.codecs.base import Encoded, EncodeOnceCodec
-from evalkit.datasets.base import sha256_file
+from evalkit.hashing import sha256_file
 
 BITS_PER_CODE = 10
 CODEBOOKS_FOR_KBPS = {1.5: 2, 3.0: 4, 6.0: 8, 12.0: 16}

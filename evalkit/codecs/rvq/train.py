@@ -31,8 +31,8 @@ from evalkit.codecs.rvq.discriminator import (
 from evalkit.codecs.rvq.harmonic import teacher_losses, yin
 from evalkit.codecs.rvq.losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from evalkit.codecs.rvq.model import ModelConfig, RVQModel
-from evalkit.datasets.base import sha256_file
 from evalkit.datasets.files import audio_files
+from evalkit.hashing import sha256_file
 from evalkit.metrics.base import DOMAINS
 
 LOGGED = ("mel", "stft", "commit", "adv", "fm", "disc", "f0", "voicing")

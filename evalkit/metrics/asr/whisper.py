@@ -61,7 +61,7 @@ class Whisper:
 
     @cached_property
     def _sha256(self) -> str:
-        from evalkit.datasets.base import sha256_file
+        from evalkit.hashing import sha256_file
 
         return sha256_file(self._path)
 
