@@ -3,8 +3,10 @@
 Its US-English acoustic model, language model and dictionary ship inside the PyPI wheel, so it
 runs with no network and no files to place. A weak recogniser (WER 12-38 % on clean LibriVox
 readings) but a deterministic one: what a codec comparison needs is its WER on the decoded
-audio next to its WER on the reference. Decoding is whole-utterance (``full_utt``), so one clip's
-result does not depend on the clips decoded before it.
+audio next to its WER on the reference. Each clip is decoded as one utterance (``full_utt``)
+from freshly initialised features: one clip's hypothesis never depends on the clips decoded
+before it (pocketsphinx would otherwise carry its feature state over, measured to change words),
+so it equals a fresh ``Decoder``'s.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class PocketSphinx:
         # x 32768: a clip read from 16-bit PCM goes back to exactly its own samples
         pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2")
         d = self._decoder
+        d.reinit_feat()  # else the feature state of earlier clips carries over and moves words
         d.start_utt()
         d.process_raw(pcm.tobytes(), full_utt=True)
         d.end_utt()
