@@ -129,6 +129,7 @@ def speech_calls() -> dict[str, Naive]:
     warpq = WARPQ()._warpq()
 
     def hear(x: np.ndarray) -> str:
+        decoder.reinit_feat()  # as a fresh Decoder: no state from the clip before
         decoder.start_utt()
         pcm = np.clip(np.round(x[0] * 32768.0), -32768, 32767).astype("<i2")
         decoder.process_raw(pcm.tobytes(), full_utt=True)
