@@ -64,7 +64,7 @@ class RunConfig:
             config = labelled(config)
         if not config.codecs or not config.bitrates_kbps:
             raise UsageError(
-                "name at least one codec and bitrate (e.g. --codec opus --bitrates 6,12,24)"
+                "name at least one --codec and --bitrates (e.g. --codec opus --bitrates 6,12,24)"
             )
         codecs = config.codecs
         if config.pairs is None:
@@ -75,20 +75,21 @@ class RunConfig:
         metrics = config.metrics
         if metrics is not None:
             metrics = tuple(registry.parse_list(registry.METRICS, ",".join(metrics)))
-        for name, value in (("limit", config.limit), ("workers", config.workers)):
-            if value is not None and value < 1:
-                raise UsageError(f"{name} must be at least 1, got {value}")
-        for name, value in (("segment", config.segment_s), ("timeout", config.timeout_s)):
-            if value is not None and not 0 < value < math.inf:
-                raise UsageError(f"{name} must be a positive number of seconds, got {value}")
+        # --limit and --segment are checked by the dataset loader, which takes them too
+        if config.workers is not None and config.workers < 1:
+            raise UsageError(f"--workers must be at least 1, got {config.workers}")
+        if config.timeout_s is not None and not 0 < config.timeout_s < math.inf:
+            raise UsageError(
+                f"--timeout must be a positive number of seconds, not {config.timeout_s}"
+            )
         if config.device not in DEVICES:
-            raise UsageError(f"device must be one of {', '.join(DEVICES)}, not {config.device!r}")
-        unknown = set(config.checkpoints) - set(codecs)
-        if unknown:
-            raise UsageError(f"--checkpoint names {', '.join(sorted(unknown))}, which is not run")
+            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, not {config.device!r}")
         for name, path in config.checkpoints.items():
             if not Path(path).is_file():
                 raise UsageError(f"--checkpoint {name}={path}: no such file")
+        unknown = set(config.checkpoints) - set(codecs)
+        if unknown:
+            raise UsageError(f"--checkpoint names {', '.join(sorted(unknown))}, which is not run")
         return replace(config, codecs=codecs, bitrates_kbps=budgets, metrics=metrics)
 
     def with_profile(self) -> RunConfig:
