@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import csv
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -46,23 +47,28 @@ def generate(folder: Path, n: int, seconds: float) -> Path:
     return manifest
 
 
-def timed(manifest: Path, metrics: tuple[str, ...], workers: int) -> tuple[float, float, int]:
-    """(seconds while tasks ran, seconds of the whole run, tasks) on an empty cache."""
+def timed(manifest: Path, metrics: tuple[str, ...], workers: int) -> dict[str, float]:
+    """Seconds while tasks ran, client CPU seconds meanwhile, seconds of the whole run, tasks;
+    on an empty cache."""
     span: dict[str, float] = {}
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
 
     @contextlib.contextmanager
     def clock(total: int, dashboard: str | None):
-        span["tasks"], span["start"] = total, time.perf_counter()
+        span["tasks"], span["start"], span["cpu"] = total, time.perf_counter(), cpu()
         yield lambda task, result: None
-        span["end"] = time.perf_counter()
+        span["working"], span["cpu"] = time.perf_counter() - span["start"], cpu() - span["cpu"]
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["EVALKIT_CACHE"] = str(Path(tmp) / "cache")
         config = RunConfig(pairs=f"{manifest}:speech", metrics=metrics, workers=workers)
         started = time.perf_counter()
         evaluate(config, Path(tmp) / "run", progress_factory=clock)
-        whole = time.perf_counter() - started
-    return span["end"] - span["start"], whole, int(span["tasks"])
+        span["whole"] = time.perf_counter() - started
+    return span
 
 
 def main() -> None:
@@ -76,11 +82,13 @@ def main() -> None:
         manifest = generate(Path(tmp), args.pairs, args.seconds)
         rates = {}
         for workers in (1, 2):
-            working, whole, tasks = timed(manifest, metrics, workers)
-            rates[workers] = tasks / working
+            t = timed(manifest, metrics, workers)
+            rates[workers] = t["tasks"] / t["working"]
             print(
-                f"{workers} worker(s): {tasks} pairs in {working:.1f} s while working "
-                f"({rates[workers]:.1f} pairs/s), {whole:.1f} s for the whole run"
+                f"{workers} worker(s): {t['tasks']:.0f} pairs in {t['working']:.1f} s while "
+                f"working ({rates[workers]:.1f} pairs/s; the client used {t['cpu']:.1f} CPU s "
+                f"meanwhile), {t['whole']:.1f} s for the whole run; load average "
+                f"{os.getloadavg()[0]:.1f}"
             )
     print(f"throughput ratio 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (target >= 1.7x)")
 
