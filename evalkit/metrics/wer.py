@@ -11,7 +11,7 @@ with jiwer (WER: word-level Levenshtein distance / reference words; CER the same
 Backends: ``pocketsphinx`` (offline, English; the names without a suffix) and ``whisper`` (a
 local checkpoint, ``EVALKIT_WHISPER_MODEL``; the ``_whisper`` names). A clip whose language the
 backend does not know, or that has none, is not applicable. Opt-in: pocketsphinx takes about
-5 CPU seconds per 10 s of audio on one core (benchmarks/metrics.py measures it).
+6-7 CPU seconds per 10 s of audio on one core (benchmarks/metrics.py measures it).
 """
 
 from __future__ import annotations
