@@ -67,6 +67,7 @@ def test_run_folder_holds_every_table_and_provenance(opus_run):
         (summary.codec == "opus")
         & (summary.bitrate_kbps == 32)
         & (summary.domain == "all")
+        & (summary.source == "all")
         & (summary.metric == "bitrate_measured_kbps")
     ]
     assert abs(row["mean"].item() - 32) < 0.5 and row["n"].item() == 3

@@ -51,6 +51,7 @@ from evalkit.results.schema import CODES_COLUMNS, RESULT_COLUMNS, conform, empty
 
 log = logging.getLogger("evalkit")
 
+
 @dataclass
 class Plan:
     codecs: dict[str, tuple[CodecSpec, str]]  # name -> (spec, identity JSON)
