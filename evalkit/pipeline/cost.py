@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,16 +59,34 @@ def codec_facts(codec: Codec) -> dict[str, Any]:
     }
 
 
-def measured_delay_ms(spec: CodecSpec, nominal_kbps: float) -> float:
+def measured_delay_ms(spec: CodecSpec, nominal_kbps: float, timeout_s: float | None) -> float:
     """The codec's delay on evalkit's probe at its input rate (16 kHz where it takes any: every
-    codec codes that band at every bitrate, 48 kHz probes defeat 6-kbps Opus), mono."""
-    codec = get_codec(spec)
-    rate = codec.sample_rate_hz or 16000
-    try:
-        return 1000.0 * codec_lag(codec, spec, nominal_kbps, rate, codec.channels_for(1)) / rate
-    except Exception as exc:  # a replayed or broken codec: the table says unknown, the log why
-        log.warning("%s at %g kbps: no delay on the probe: %s", spec.name, nominal_kbps, exc)
+    codec codes that band at every bitrate, 48 kHz probes defeat 6-kbps Opus), mono.
+
+    The probe runs in the client, so it gets the run's task timeout: a codec that hangs must not
+    hang the end of a run whose tasks already timed out into error rows. Replayed files have no
+    probe (nothing can be encoded)."""
+    if spec.adapter is not None:
         return float("nan")
+    box: dict[str, Any] = {}
+
+    def probe() -> None:
+        try:
+            codec = get_codec(spec)
+            rate = codec.sample_rate_hz or 16000
+            lag = codec_lag(codec, spec, nominal_kbps, rate, codec.channels_for(1))
+            box["ms"] = 1000.0 * lag / rate
+        except Exception as exc:  # a broken codec: the table says unknown, the log why
+            box["error"] = exc
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if "ms" in box:
+        return box["ms"]
+    why = box.get("error") or f"timed out after {timeout_s:g} s"
+    log.warning("%s at %g kbps: no delay on the probe: %s", spec.name, nominal_kbps, why)
+    return float("nan")
 
 
 def _real_time_factors(results: pd.DataFrame) -> pd.DataFrame:
@@ -140,7 +159,7 @@ def write_cost(
         except Exception as exc:  # the run's results stand; the log says why cost is missing
             log.warning("%s: no parameter count or latency: %s", name, exc)
     for (name, budget), nominal in plan.nominal.items():
-        delays[(name, budget)] = measured_delay_ms(plan.codecs[name][0], nominal)
+        delays[(name, budget)] = measured_delay_ms(plan.codecs[name][0], nominal, config.timeout_s)
     try:
         table = cost_table(results, codes, facts, delays)
     except Exception as exc:  # never lose a finished run's results to its cost table
