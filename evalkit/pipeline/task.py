@@ -28,9 +28,9 @@ from evalkit.errors import printable
 from evalkit.metrics.base import ClipText
 from evalkit.pipeline.align import MAX_LAG_SECONDS, estimate_lag, probe_signal
 from evalkit.pipeline.scoring import fingerprint, get_metric, one_line, score_metric
-from evalkit.results.schema import ERROR, NOT_APPLICABLE, OK
+from evalkit.results.schema import BITRATE_ROWS, ERROR, NOT_APPLICABLE, OK
 
-BITRATE_METRICS = ("bitrate_measured_kbps", "bitrate_container_kbps")
+BITRATE_METRICS = tuple(BITRATE_ROWS)
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,6 @@ def _row(task: Task, work: Work, **values: Any) -> dict[str, Any]:
         "codec_identity": task.codec_identity,
         "bitrate_kbps": work.budget_kbps,
         "nominal_kbps": work.nominal_kbps,
-        "measured_kbps": np.nan,
-        "container_kbps": np.nan,
         "clip_id": printable(clip.clip_id),  # loaders' ids already are: a safety net
         "domain": clip.domain,
         "lossy_source": clip.lossy_source,
@@ -326,8 +324,6 @@ def _score_bitrate(
         A.write(path, decoded, rate)
     common = {
         "nominal_kbps": enc.nominal_kbps,
-        "measured_kbps": enc.measured_kbps,
-        "container_kbps": enc.container_kbps if enc.container_kbps is not None else np.nan,
         "lag_samples": float(lag),
         "ref_duration_s": ref.shape[1] / rate,
         "deg_duration_s": decoded.shape[1] / rate,
