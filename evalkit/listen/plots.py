@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import matplotlib as mpl
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
-from evalkit.reports.plots import PANEL_IN, STYLE, _colours
+from evalkit.reports.plots import PANEL_IN, STYLE, ci_errorbar, colours_for
 
 
 def agreement_figure(points: pd.DataFrame, row: pd.Series) -> MplFigure:
     """``row`` is the metric's line of the agreement table (its coefficients go in the title)."""
-    colours = _colours(points["codec"].unique().tolist())
+    colours = colours_for(points["codec"].unique().tolist())
     with mpl.rc_context(STYLE):
         fig = MplFigure(figsize=(PANEL_IN * 1.25, PANEL_IN), layout="constrained")
         ax = fig.subplots()
         for codec, g in points.groupby("codec", sort=True):
-            yerr = np.vstack(
-                [g["mushra_mean"] - g["mushra_ci_low"], g["mushra_ci_high"] - g["mushra_mean"]]
-            )
-            ax.errorbar(
+            ci_errorbar(
+                ax,
                 g["metric_mean"],
                 g["mushra_mean"],
-                yerr=np.where(np.isfinite(yerr), yerr, 0.0),
+                g["mushra_ci_low"],
+                g["mushra_ci_high"],
                 fmt="o",
-                capsize=3,
                 color=colours[codec],
                 label=codec,
             )

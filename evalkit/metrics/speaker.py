@@ -11,7 +11,6 @@ different speakers 0.54-0.68 on the default set's clips); it first applies Resem
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError, NotApplicable
 from evalkit.metrics import _validate as V
-from evalkit.metrics._optional import quiet_pkg_resources
+from evalkit.metrics._optional import local_model_path, quiet_pkg_resources
 from evalkit.metrics.base import Metric
 
 RESEMBLYZER_INSTALL = (
@@ -99,17 +98,11 @@ class SpeakerSimilarity(_Similarity):
 
 def ecapa_folder() -> Path:
     """The local model folder named by ``EVALKIT_ECAPA_MODEL``, holding ``ECAPA_FILES``."""
-    value = os.environ.get(ECAPA_ENV)
     where = "a local copy of speechbrain/spkrec-ecapa-voxceleb"
-    if not value:
-        raise EvalkitError(
-            f"speaker_similarity_ecapa needs {where}: set {ECAPA_ENV}=/path/to/folder "
-            f"(with {', '.join(ECAPA_FILES)}; evalkit downloads nothing)"
-        )
-    folder = Path(value).expanduser()
+    folder = local_model_path(ECAPA_ENV, "speaker_similarity_ecapa", where, folder=True)
     missing = [f for f in ECAPA_FILES if not (folder / f).is_file()]
     if missing:
-        raise EvalkitError(f"{ECAPA_ENV}={value} lacks {', '.join(missing)}: it must be {where}")
+        raise EvalkitError(f"{ECAPA_ENV}={folder} lacks {', '.join(missing)}: it must be {where}")
     return folder
 
 

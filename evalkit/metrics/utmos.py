@@ -10,7 +10,6 @@ The decoded clip and its reference are both scored (``utmos_ref``), like DNSMOS.
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,23 +18,11 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.metrics import _validate as V
+from evalkit.metrics._optional import local_model_path
 from evalkit.metrics.base import Metric
 
 REPO_ENV, MODEL_ENV = "EVALKIT_UTMOS_REPO", "EVALKIT_UTMOS_MODEL"
 ENTRY = "utmos22_strong"
-
-
-def _named(env: str, what: str, is_dir: bool) -> Path:
-    value = os.environ.get(env)
-    if not value:
-        raise EvalkitError(
-            f"utmos needs {what}: set {env}=PATH (evalkit downloads nothing; see "
-            "docs/metrics-speech.md)"
-        )
-    path = Path(value).expanduser()
-    if not (path.is_dir() if is_dir else path.is_file()):
-        raise EvalkitError(f"{env}={value}: no such {'folder' if is_dir else 'file'}")
-    return path
 
 
 class UTMOS(Metric):
@@ -50,8 +37,12 @@ class UTMOS(Metric):
 
     @cached_property
     def _files(self) -> tuple[Path, Path]:
-        repo = _named(REPO_ENV, "a local checkout of tarepan/SpeechMOS (v1.2.0)", is_dir=True)
-        weights = _named(MODEL_ENV, "the weights file utmos22_strong_step7459_v1.pt", False)
+        repo = local_model_path(
+            REPO_ENV, self.name, "a local checkout of tarepan/SpeechMOS (v1.2.0)", folder=True
+        )
+        weights = local_model_path(
+            MODEL_ENV, self.name, "the weights file utmos22_strong_step7459_v1.pt"
+        )
         return repo, weights
 
     @cached_property

@@ -351,6 +351,19 @@ def _score_bitrate(
         rows.extend(_metric_rows(task, work, name, enc, ref, decoded, rate, common, result))
 
 
+def _bitrate_row(task: Task, work: Work, name: str, enc: Encoded, common: dict) -> dict:
+    """The measured (payload) or container bitrate row: a value, or N/A saying what is missing."""
+    who = f"{task.clip.clip_id}: {task.codec.name}"
+    if name == "bitrate_measured_kbps":
+        value = enc.measured_kbps if enc.payload_bits else None
+        missing = f"{who}: no payload_bits or bitstream listed"  # replayed, none listed
+    else:
+        value, missing = enc.container_kbps, f"{who} has no container"
+    outcome = {"status": NOT_APPLICABLE, "error": missing} if value is None else {"value": value}
+    version = bitrate_fingerprint(name)
+    return _row(task, work, metric=name, metric_version=version, **outcome, **common)
+
+
 def _metric_rows(
     task: Task,
     work: Work,
@@ -363,41 +376,8 @@ def _metric_rows(
     result: TaskResult,
 ) -> list[dict]:
     clip = task.clip
-    version = bitrate_fingerprint(name) if name in BITRATE_METRICS else ""
-    if name == "bitrate_measured_kbps" and not enc.payload_bits:  # replayed, none listed
-        return [
-            _row(
-                task,
-                work,
-                metric=name,
-                status=NOT_APPLICABLE,
-                metric_version=version,
-                error=f"{clip.clip_id}: {task.codec.name}: no payload_bits or bitstream listed",
-                **common,
-            )
-        ]
-    if name == "bitrate_measured_kbps":
-        return [
-            _row(task, work, metric=name, value=enc.measured_kbps, metric_version=version, **common)
-        ]
-    if name == "bitrate_container_kbps":
-        if enc.container_kbps is None:
-            return [
-                _row(
-                    task,
-                    work,
-                    metric=name,
-                    status=NOT_APPLICABLE,
-                    metric_version=version,
-                    error=f"{clip.clip_id}: {task.codec.name} has no container",
-                    **common,
-                )
-            ]
-        return [
-            _row(
-                task, work, metric=name, value=enc.container_kbps, metric_version=version, **common
-            )
-        ]
+    if name in BITRATE_METRICS:
+        return [_bitrate_row(task, work, name, enc, common)]
     text = ClipText(clip.language, clip.transcript)
     lag = int(common["lag_samples"])  # applied by score_metric where the metric needs it
     scored = score_metric(name, clip.key, clip.clip_id, clip.domain, ref, deg, rate, text, lag)

@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
@@ -21,9 +22,18 @@ PANEL_IN = 4.2
 LEGEND_IN = 1.5
 
 
-def _colours(codecs: list[str]) -> dict[str, tuple]:
+def colours_for(codecs: list[str]) -> dict[str, tuple]:
+    """One colour per codec, assigned by sorted name, so a codec keeps it across panels."""
     cmap = mpl.colormaps["tab10" if len(codecs) <= 10 else "tab20"]
     return {c: cmap(i % cmap.N) for i, c in enumerate(sorted(codecs))}
+
+
+def ci_errorbar(
+    ax: Axes, x: pd.Series, mean: pd.Series, low: pd.Series, high: pd.Series, **style: object
+) -> None:
+    """Means with their confidence intervals as error bars (an interval not computed: no bar)."""
+    yerr = np.vstack([mean - low, high - mean])
+    ax.errorbar(x, mean, yerr=np.where(np.isfinite(yerr), yerr, 0.0), capsize=3, **style)
 
 
 def rd_figure(summary: pd.DataFrame, metric: str) -> MplFigure:
@@ -32,7 +42,7 @@ def rd_figure(summary: pd.DataFrame, metric: str) -> MplFigure:
     sel = sel[np.isfinite(sel["mean"]) & np.isfinite(sel["measured_kbps"])]
     domains = [d for d in domain_order(sel["domain"].unique().tolist()) if d != ALL]
     domains = [d for d in domains if d in set(sel["domain"])] or [ALL]
-    colours = _colours(sel["codec"].unique().tolist())
+    colours = colours_for(sel["codec"].unique().tolist())
     with mpl.rc_context(STYLE):
         width = PANEL_IN * len(domains) + LEGEND_IN
         fig = MplFigure(figsize=(width, PANEL_IN * 0.8), layout="constrained")
@@ -41,13 +51,13 @@ def rd_figure(summary: pd.DataFrame, metric: str) -> MplFigure:
             part = sel[sel["domain"] == domain]
             for codec, g in part.groupby("codec", sort=True):
                 g = g.sort_values("measured_kbps")
-                yerr = np.vstack([g["mean"] - g["ci_low"], g["ci_high"] - g["mean"]])
-                ax.errorbar(
+                ci_errorbar(
+                    ax,
                     g["measured_kbps"],
                     g["mean"],
-                    yerr=np.where(np.isfinite(yerr), yerr, 0.0),
+                    g["ci_low"],
+                    g["ci_high"],
                     marker="o",
-                    capsize=3,
                     label=codec,
                     color=colours[codec],
                 )

@@ -8,7 +8,6 @@ greedy at temperature 0 with the clip's language forced, so it is deterministic.
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
+from evalkit.metrics._optional import local_model_path
 
 MODEL_ENV = "EVALKIT_WHISPER_MODEL"
 
@@ -33,16 +33,9 @@ def _package():
 
 def model_file() -> Path:
     """The checkpoint named by ``EVALKIT_WHISPER_MODEL``, which must exist."""
-    value = os.environ.get(MODEL_ENV)
-    if not value:
-        raise EvalkitError(
-            f"the whisper recogniser needs a local model file: set {MODEL_ENV}=/path/to/small.pt "
-            "(an openai-whisper checkpoint; evalkit downloads nothing)"
-        )
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise EvalkitError(f"{MODEL_ENV}={value}: no such file")
-    return path
+    return local_model_path(
+        MODEL_ENV, "the whisper recogniser", "a local openai-whisper checkpoint (small.pt, ...)"
+    )
 
 
 class Whisper:
