@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from evalkit.codecs.rvq.harmonic import VOICING_BIAS, comb, yin
+from evalkit.codecs.rvq.harmonic import F0_MAX_HZ, F0_MIN_HZ, VOICING_BIAS, comb, pitch_view, yin
 from evalkit.codecs.rvq.model import RVQModel
 from evalkit.codecs.rvq.train import TrainConfig, export_model, initialise_from, load_model, train
 from tests.test_rvq_quantizer import TINY
@@ -29,6 +29,17 @@ def test_yin_finds_a_tone_and_calls_noise_unvoiced(f0):
     _, voiced = yin(0.1 * torch.randn(1, 1, RATE, generator=torch.Generator().manual_seed(0)),
                     1280, 320, RATE)  # fmt: skip
     assert not voiced.any()
+
+
+def test_the_encoder_sees_the_pitch_scaled_and_zero_where_unvoiced():
+    t = torch.arange(RATE) / RATE
+    view = pitch_view((0.3 * torch.sin(2 * math.pi * 220.0 * t))[None, None], HARMONIC)
+    assert view.shape == (1, 2, 75)
+    expected = 2 * math.log(220.0 / F0_MIN_HZ) / math.log(F0_MAX_HZ / F0_MIN_HZ) - 1
+    assert torch.allclose(view[0, 0, 4:-4], torch.tensor(expected), atol=1e-3)
+    assert (view[0, 1, 4:-4] == 1).all()
+    noise = 0.1 * torch.randn(1, 1, RATE, generator=torch.Generator().manual_seed(0))
+    assert (pitch_view(noise, HARMONIC) == 0).all()
 
 
 def test_comb_puts_the_energy_on_the_harmonics():
@@ -73,6 +84,9 @@ def test_a_checkpoint_without_the_path_loads_and_initialises_a_harmonic_model(tm
     for name, value in plain.state_dict().items():
         assert torch.equal(target.state_dict()[name].float(), value.half().float()), name
     assert target.decoder.harmonic.proj.weight.abs().sum() == 0  # kept its initialisation
+    wav = 0.1 * torch.randn(1, 1, 16 * TINY.hop, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():  # the pitch view starts at zero: the encoder is the one it was given
+        assert torch.allclose(target.encoder(wav), loaded.encoder(wav), atol=1e-6)
     with pytest.raises(ValueError, match="lacks"):
         initialise_from(RVQModel(TINY), _exported(target, tmp_path / "harmonic.pt"))
 

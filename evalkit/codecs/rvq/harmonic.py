@@ -19,11 +19,14 @@ for the comb's spacing): :func:`yin` tracks the training input's pitch (de Cheve
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from evalkit.codecs.rvq.model import ModelConfig
 
 F0_MIN_HZ = 50.0
 F0_MAX_HZ = 1000.0
@@ -79,6 +82,16 @@ def yin(
     rms = (cs[..., w] / w).sqrt()
     f0 = (sample_rate_hz / period).clamp(F0_MIN_HZ, F0_MAX_HZ)
     return f0, found & (rms > YIN_MIN_RMS)
+
+
+def pitch_view(wav: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """The encoder's pitch input (B, 2, T / hop): YIN's log F0 scaled to [-1, 1] (0 where
+    unvoiced) and the voicing flag. The decoder's last layer does not carry F0 precisely enough
+    for the comb when the encoder sees only magnitudes (model card, session 7)."""
+    f0, voiced = yin(wav, cfg.window, cfg.hop, cfg.sample_rate_hz)
+    v = voiced.to(wav.dtype)
+    pitch = 2 * torch.log(f0 / F0_MIN_HZ) / math.log(F0_MAX_HZ / F0_MIN_HZ) - 1
+    return torch.stack([pitch * v, v], dim=1)
 
 
 def comb(f0_hz: torch.Tensor, bins: int, bin_hz: float) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evalkit.codecs.rvq.harmonic import Controls, HarmonicHead
+from evalkit.codecs.rvq.harmonic import Controls, HarmonicHead, pitch_view
 from evalkit.codecs.rvq.quantizer import QuantizedResult, ResidualVectorQuantizer
 
 
@@ -156,6 +156,9 @@ class Encoder(nn.Module):
     over 53 ms; a magnitude-only codec with it cannot place transients, whatever its bitrate. The
     short view enters through a 1-tap projection added to the input convolution, initialised to
     zero so that a model trained without it starts unchanged (``evalkit train --init``).
+
+    With ``cfg.harmonic`` a third view, the input's own pitch (:func:`.harmonic.pitch_view`), enters
+    the same way, so that the codes can carry the F0 the decoder's harmonic comb needs.
     """
 
     SUBFRAMES = 4
@@ -168,9 +171,17 @@ class Encoder(nn.Module):
         self.timing = nn.Conv1d(self.SUBFRAMES * (cfg.hop // 2 + 1), cfg.encoder_width, 1)
         nn.init.zeros_(self.timing.weight)
         nn.init.zeros_(self.timing.bias)
+        self.cfg = cfg
+        self.pitch = nn.Conv1d(2, cfg.encoder_width, 1) if cfg.harmonic else None
+        if self.pitch is not None:
+            nn.init.zeros_(self.pitch.weight)
+            nn.init.zeros_(self.pitch.bias)
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
-        return self.net(self.stft.log_magnitude(wav), extra=self.timing(self.short_view(wav)))
+        extra = self.timing(self.short_view(wav))
+        if self.pitch is not None:
+            extra = extra + self.pitch(pitch_view(wav, self.cfg))
+        return self.net(self.stft.log_magnitude(wav), extra=extra)
 
     def short_view(self, wav: torch.Tensor) -> torch.Tensor:
         """(B, 1, T) -> (B, (hop // 2 + 1) * SUBFRAMES, T / hop): frame t's short log-magnitudes,
