@@ -6,7 +6,7 @@
 # Two runs share the GPU side by side, the same data, both from the shipped checkpoint, both with
 # the multi-scale STFT discriminator (switched on after RVQ_DISC_START steps): `gan` keeps the
 # decoder as it is, `harmonic-gan` adds the harmonic path (evalkit/codecs/rvq/harmonic.py), which
-# a CPU run could not train far enough (MODEL_CARD.md, session 7). RVQ_VARIANTS picks others
+# a CPU run could not train far enough (MODEL_CARD.md, experiments 7 and 8). RVQ_VARIANTS picks others
 # (`plain`: no discriminator); RVQ_SERIAL=1 runs them one after the other (a CPU try). Each stops
 # by wall clock after RVQ_MINUTES and exports OUT/<variant>-model.pt (split into 15 MB parts for
 # the trip back) and its loss log. Run from the repository root with the training set in
