@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,17 +78,34 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+TEMPORARY_SUFFIX = ".tmp"
+#: a temporary file this old was left by a writer that was killed (a live write lasts milliseconds)
+STALE_TEMPORARY_S = 3600.0
+
+
+def remove_if_stale_temporary(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is one of :func:`atomic_path`'s temporary files; if it is and is older
+    than ``STALE_TEMPORARY_S`` (its writer was killed with SIGKILL or lost power), remove it."""
+    if not (entry.name.startswith(".") and entry.name.endswith(TEMPORARY_SUFFIX)):
+        return False
+    with contextlib.suppress(OSError):  # gone already, or another run's to remove
+        if time.time() - entry.stat(follow_symlinks=False).st_mtime > STALE_TEMPORARY_S:
+            os.unlink(entry.path)
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one step.
 
     The temporary name is unique (concurrent writers never share it) and starts with a dot; it
-    is removed if the write fails or is interrupted, so a crash leaves no partial file behind.
+    is removed if the write fails or is interrupted, so a crash leaves no partial file behind
+    (one that SIGKILL leaves is removed later by :func:`remove_if_stale_temporary`).
     Its bytes are on disk before the rename, and the rename is on disk before this returns.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}")
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 
+from evalkit.atomic import STALE_TEMPORARY_S
 from evalkit.pipeline.store import ShardStore
 
 
@@ -121,3 +126,24 @@ def test_a_cache_that_cannot_be_written_is_one_line_naming_it(tmp_path):
     assert message.startswith(f"cannot write the cache shard {tmp_path / 'file' / 'shards'}/")
     assert message.endswith(": Not a directory; a file stands where a folder must be: move it, "
                             "or use another folder")  # fmt: skip
+
+
+def test_a_killed_writers_temporary_file_is_removed_once_stale(tmp_path):
+    store = ShardStore(tmp_path)
+    store.write_rows("codecA", "unit-m", [_row(1.0)])
+    folder = store.codec_dir("codecA")
+    killed = (  # SIGKILL mid-write: no finally runs, the temporary file stays
+        "import os, signal, sys\nfrom evalkit.atomic import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as tmp:\n"
+        "    tmp.write_bytes(b'PAR1 half')\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", killed, str(folder / "unit-n.parquet")])
+    assert proc.returncode == -signal.SIGKILL
+    (left,) = [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert store.existing("codecA") == {"unit-m"}  # never a shard
+    assert left.exists()  # young: it could be a live writer's in another run
+    old = time.time() - STALE_TEMPORARY_S - 60
+    os.utime(left, (old, old))
+    assert store.existing("codecA") == {"unit-m"}
+    assert not left.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["unit-m.parquet"]

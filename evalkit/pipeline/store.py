@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.atomic import atomic_path, open_regular
+from evalkit.atomic import atomic_path, open_regular, remove_if_stale_temporary
 from evalkit.errors import printable, storage_error
 from evalkit.results.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
 
@@ -75,11 +75,12 @@ class ShardStore:
         d = self.codec_dir(codec_identity)
         if not d.is_dir():
             return set()
-        keys = {
-            e.name[: -len(".parquet")]
-            for e in os.scandir(d)
-            if e.name.endswith(".parquet") and not e.name.endswith(".codes.parquet")
-        }
+        keys = set()
+        for e in os.scandir(d):
+            if remove_if_stale_temporary(e):  # a killed writer's leftovers do not pile up
+                continue
+            if e.name.endswith(".parquet") and not e.name.endswith(".codes.parquet"):
+                keys.add(e.name[: -len(".parquet")])
         if include_failed:  # a failed shard that has since succeeded is superseded
             return {k for k in keys if not (k.endswith(FAILED) and k[: -len(FAILED)] in keys)}
         return {k for k in keys if not k.endswith(FAILED)}
