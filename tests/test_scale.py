@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from evalkit.pipeline.config import RunConfig
-from evalkit.pipeline.runner import evaluate
+from evalkit.pipeline.runner import PRE_SPAWN_ENV, WORKER_ENV, dask_client, evaluate
 
 pytestmark = pytest.mark.slow
 
@@ -192,3 +192,17 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_csv(run_dir / "summary.csv"), pd.read_csv(clean / "summary.csv")
     )
+
+
+def test_local_workers_are_capped_and_the_callers_environment_is_left_as_it_was(monkeypatch):
+    """distributed sets pre-spawn variables in the process that starts the workers; left there,
+    NUMBA_NUM_THREADS=1 made numba raise in the caller's next ViSQOL or DNSMOS call."""
+    names = [*PRE_SPAWN_ENV, *WORKER_ENV]
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")  # a value the caller set wins, and stays theirs
+    before = dict(os.environ)
+    with dask_client(RunConfig(workers=1)) as client:
+        (seen,) = client.run(lambda: {n: os.environ.get(n) for n in names}).values()
+    assert seen == {**dict.fromkeys(names, "1"), "MKL_NUM_THREADS": "3"}
+    assert dict(os.environ) == before

@@ -194,6 +194,30 @@ def gpu_count(device: str) -> int:
     return torch.cuda.device_count()
 
 
+#: thread caps of a local worker process, set before it starts (BLAS and OpenMP read them once);
+#: a value the caller has set wins (distributed's precedence)
+PRE_SPAWN_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+#: set inside the worker only: numba refuses a new thread count once its pool runs, so a value
+#: in the caller's process breaks numba there (ViSQOL, librosa) at its next compile
+WORKER_ENV = {"NUMBA_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Give the process its environment back on the way out: to spawn workers distributed sets
+    variables in the process that starts them (the caps above, PYTHONHASHSEED, its parent pid),
+    and they would leak into the caller's later subprocesses and libraries."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            os.environ.pop(name, None)
+        for name, value in saved.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+
+
 @contextlib.contextmanager
 def dask_client(config: RunConfig) -> Iterator:
     """A client on the user's scheduler, or on a LocalCluster of single-threaded processes."""
@@ -204,22 +228,17 @@ def dask_client(config: RunConfig) -> Iterator:
             yield client
         return
     workers = config.workers or gpu_count(config.device) or os.cpu_count() or 1
-    env = {
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "NUMBA_NUM_THREADS": "1",
-    }
     import dask
 
     config_set = dask.config.set(
         {
-            "distributed.nanny.pre-spawn-environ": env,
+            "distributed.nanny.pre-spawn-environ": PRE_SPAWN_ENV,
+            "distributed.nanny.environ": WORKER_ENV,
             # workers import torch: on a loaded machine the default 30 s can run out
             "distributed.comm.timeouts.connect": "180s",
         }
     )
-    with config_set:
+    with config_set, _environ_kept():
         with _sigint_ignored():  # inherited by the worker processes started here
             cluster = LocalCluster(
                 n_workers=workers,
