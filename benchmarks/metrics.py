@@ -219,7 +219,7 @@ def main() -> None:
         for _clip_id, domain, rate, pairs, text in clips:
             if not metric.applies_to(domain):
                 continue
-            m_rate = metric.sample_rate_hz or rate
+            m_rate = metric.evaluation_rate(rate)
             converted = [
                 (A.convert(r, rate, m_rate, 1), A.convert(d, rate, m_rate, 1)) for r, d in pairs
             ]
@@ -264,7 +264,7 @@ def _warm_up(metric, naive_call, clips: list) -> None:
     """One untimed call of each side first: model loads and JIT compiles are not per-pair cost."""
     for _clip_id, domain, rate, pairs, text in clips:
         if metric.applies_to(domain):
-            m_rate = metric.sample_rate_hz or rate
+            m_rate = metric.evaluation_rate(rate)
             ref, deg = (A.convert(x, rate, m_rate, 1) for x in pairs[0])
             try:
                 metric.score(_prepare(metric, ref, m_rate, text), deg, m_rate)

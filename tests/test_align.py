@@ -113,7 +113,7 @@ def test_a_metric_receives_the_pair_as_the_policy_says(name, monkeypatch):
         "score",
         lambda p, deg, rate: seen.update(d=deg) or dict.fromkeys(metric.outputs or (name,), 1.0),
     )
-    rate = metric.sample_rate_hz or 16000
+    rate = metric.evaluation_rate(16000)
     ref = np.ones((1, rate), np.float32)
     deg = np.concatenate([np.zeros((1, 100), np.float32), ref[:, : rate // 2]], axis=1)
     domain = next(d for d in ("speech", "music") if metric.applies_to(d))

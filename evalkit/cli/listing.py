@@ -58,8 +58,9 @@ def metrics() -> None:
     with user_errors():
         rows = []
         for name, cls in _loaded(registry.METRICS):
-            rate = f"{cls.sample_rate_hz} Hz" if cls.sample_rate_hz else "clip rate"
             better = "higher ↑" if cls.higher_is_better else "lower ↓"
             opt_in = "" if cls.in_default_run else f" (opt-in: --metrics {name})"
-            rows.append([name, ", ".join(cls.domains), rate, better, cls.description + opt_in])
+            rows.append(
+                [name, ", ".join(cls.domains), cls.rate_label(), better, cls.description + opt_in]
+            )
         _print_columns(rows)

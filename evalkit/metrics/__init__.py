@@ -13,12 +13,11 @@ def applicability_table() -> str:
     for name in registry.names(registry.METRICS):
         cls = registry.load(registry.METRICS, name)
         m = cls()
-        rate = f"{cls.sample_rate_hz / 1000:g} kHz" if cls.sample_rate_hz else "clip's rate"
         cells = [
             f"`{name}`",
             ", ".join(f"`{o}`" for o in m.output_names()),
             *("yes" if m.applies_to(d) else "—" for d in DOMAINS),
-            rate,
+            cls.rate_label(),
             "mono mix" if cls.mono else "as coded",
             "higher" if cls.higher_is_better else "lower",
         ]

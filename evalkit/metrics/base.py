@@ -2,8 +2,8 @@
 
 A metric is a pure function of (reference, degraded) at its own evaluation rate, with metadata
 that says where it means something. The pipeline hands it mono or multichannel float32 audio
-already at ``sample_rate_hz`` and, where ``needs_alignment``, aligned; the metric never
-resamples on its own.
+already at that rate (:meth:`Metric.evaluation_rate`) and, where ``needs_alignment``, aligned;
+the metric never resamples on its own.
 
 Outcomes: a finite number (``ok``); :class:`~evalkit.errors.NotApplicable` (wrong domain, clip too
 short, silent reference) recorded as ``not_applicable``; any other exception recorded as ``error``
@@ -40,6 +40,8 @@ class Metric:
     description: ClassVar[str] = ""
     unit: ClassVar[str] = ""
     sample_rate_hz: ClassVar[int | None] = None  # None: evaluated at the reference clip's rate
+    #: with ``sample_rate_hz`` None: a clip below this rate is resampled up to it
+    min_sample_rate_hz: ClassVar[int | None] = None
     domains: ClassVar[tuple[str, ...]] = DOMAINS
     higher_is_better: ClassVar[bool] = True
     mono: ClassVar[bool] = True  # True: the pipeline mixes both signals down to one channel
@@ -63,9 +65,26 @@ class Metric:
     def applies_to(self, domain: str) -> bool:
         return domain in self.domains
 
+    @classmethod
+    def evaluation_rate(cls, clip_rate_hz: int) -> int:
+        """The rate both signals are handed to the metric at, for a clip at ``clip_rate_hz``."""
+        return cls.sample_rate_hz or max(clip_rate_hz, cls.min_sample_rate_hz or 0)
+
+    @classmethod
+    def rate_label(cls) -> str:
+        """The evaluation rate in words (``16 kHz``, ``clip's rate``), for tables and listings."""
+        if cls.sample_rate_hz:
+            return f"{cls.sample_rate_hz / 1000:g} kHz"
+        if cls.min_sample_rate_hz:
+            return f"clip's rate, at least {cls.min_sample_rate_hz / 1000:g} kHz"
+        return "clip's rate"
+
     def fingerprint(self) -> dict[str, Any]:
         """How values were measured: recorded with results and part of cache keys."""
-        return {"metric": self.name, "version": self.version, "rate_hz": self.sample_rate_hz}
+        found = {"metric": self.name, "version": self.version, "rate_hz": self.sample_rate_hz}
+        if self.min_sample_rate_hz:
+            found["min_rate_hz"] = self.min_sample_rate_hz
+        return found
 
     def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> Any:
         return reference

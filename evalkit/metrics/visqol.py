@@ -1,4 +1,5 @@
-"""ViSQOL v3 through ``visqol-python``: speech mode at 16 kHz, audio mode at 48 kHz.
+"""ViSQOL v3 through ``visqol-python``: speech mode at the clip's rate (16 kHz at least), audio
+mode at 48 kHz.
 
 Speech mode uses the deep-lattice quality model, as the C++ v3.3 does by default; it needs
 ``ai-edge-litert``. Without it the package would quietly switch to a polynomial mapping that scores
@@ -239,11 +240,13 @@ def similarity(manager: Any, ref: VisqolReference, deg_signal: Any) -> Any:
 
 
 class ViSQOLSpeech(_ViSQOL):
-    """ViSQOL speech mode (16 kHz, lattice model) for speech clips."""
+    """ViSQOL speech mode (lattice model) for speech clips, at the clip's own rate as the C++
+    tool runs it (its wide-band model ignores what lies above 8 kHz); below 16 kHz, at 16 kHz."""
 
     name: ClassVar[str] = "visqol_speech"
     description: ClassVar[str] = "ViSQOL v3 speech mode, lattice model (visqol-python)"
-    sample_rate_hz: ClassVar[int | None] = 16000
+    sample_rate_hz: ClassVar[int | None] = None
+    min_sample_rate_hz: ClassVar[int | None] = 16000
     domains: ClassVar[tuple[str, ...]] = ("speech",)
     outputs: ClassVar[tuple[str, ...]] = ("visqol_speech",)
     mode: ClassVar[str] = "speech"

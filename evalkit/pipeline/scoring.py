@@ -109,7 +109,7 @@ def score_metric(
         deg = to_reference(deg, 0, ref.shape[1])
     started = time.perf_counter()
     try:
-        m_rate = metric.sample_rate_hz or rate
+        m_rate = metric.evaluation_rate(rate)
         channels = 1 if metric.mono else None
         ref_m = A.convert(ref, rate, m_rate, channels)
         deg_m = A.convert(deg, rate, m_rate, channels)
