@@ -163,8 +163,8 @@ def speech_calls() -> dict[str, Naive]:
         "f0_rmse": pitch("f0_rmse"),
         "f0_corr": pitch("f0_corr"),
         "vde": pitch("vde"),
-        "warpq": lambda r, d, sr, text: warpq.evaluate(
-            r[0].astype(np.float64), d[0].astype(np.float64), arr_sr=sr
+        "warpq": lambda r, d, sr, text: warpq.evaluate(  # pyvad refuses samples beyond +-1
+            *(np.clip(x[0], -1, 1).astype(np.float64) for x in (r, d)), arr_sr=sr
         )["raw_warpq_score"],
     }
 

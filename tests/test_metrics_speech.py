@@ -172,3 +172,6 @@ def test_warpq_equals_the_package():
     )
     assert ours == pytest.approx(direct["raw_warpq_score"], abs=1e-12)
     assert metric.score(metric.prepare(ref, sr), ref, sr)["warpq"] < ours
+    loud = 1.5 * deg / np.abs(deg).max()  # a decoder's overshoot: pyvad alone would refuse it
+    clipped = metric.score(metric.prepare(ref, sr), np.clip(loud, -1, 1), sr)["warpq"]
+    assert metric.score(metric.prepare(ref, sr), loud, sr)["warpq"] == clipped

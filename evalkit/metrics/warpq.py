@@ -68,11 +68,12 @@ class WARPQ(Metric):
         self, prepared: np.ndarray, degraded: np.ndarray, sample_rate_hz: int
     ) -> dict[str, float]:
         deg = V.mono(degraded, "degraded")
+        # Its VAD (pyvad) refuses float samples beyond +-1, which decoders overshoot to; clipped,
+        # as the 16-bit files WARP-Q is run on would hold them.
+        ref, deg = (np.clip(x, -1.0, 1.0).astype(np.float64) for x in (prepared, deg))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # too short after VAD: a warning and NaN, told below
-            result = self._warpq().evaluate(
-                prepared.astype(np.float64), deg.astype(np.float64), arr_sr=sample_rate_hz
-            )
+            result = self._warpq().evaluate(ref, deg, arr_sr=sample_rate_hz)
         raw = float(result["raw_warpq_score"])
         if not np.isfinite(raw):
             raise ValueError(f"{self.name}: under {PATCH_S:g} s of voice activity in a signal")
