@@ -1,7 +1,7 @@
 """The decoder's harmonic path: per-frame F0 and voicing, a harmonic comb, the pitch teacher.
 
 The STFT decoder draws a smooth spectral envelope and almost no harmonic fine structure, although
-the latents carry the pitch (model card, session 4). With this path it cannot help drawing
+the latents carry the pitch (model card, experiment 4). With this path it cannot help drawing
 harmonics: per frame the decoder predicts a fundamental frequency and a voicing probability, and
 the frame's magnitude becomes the STFT head's envelope times the comb of that F0's harmonics (the
 source-filter split: the envelope is the filter, the comb the source), its energy kept. Noise,
@@ -9,7 +9,7 @@ breath, transients and polyphonic music are what unvoiced frames and the envelop
 
 (Phase-continuous oscillators at k x F0 reading their amplitudes from the envelope were measured
 first and dropped: with the teacher's F0 they scored below the plain decoder, the comb above it;
-model card, session 7.)
+model card, experiment 7.)
 
 F0 is learned from a teacher, not through the spectrum (a spectral loss has no useful gradient
 for the comb's spacing): :func:`yin` tracks the training input's pitch (de Cheveigne and Kawahara
@@ -87,7 +87,7 @@ def yin(
 def pitch_view(wav: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
     """The encoder's pitch input (B, 2, T / hop): YIN's log F0 scaled to [-1, 1] (0 where
     unvoiced) and the voicing flag. The decoder's last layer does not carry F0 precisely enough
-    for the comb when the encoder sees only magnitudes (model card, session 7)."""
+    for the comb when the encoder sees only magnitudes (model card, experiments 7 and 8)."""
     f0, voiced = yin(wav, cfg.window, cfg.hop, cfg.sample_rate_hz)
     v = voiced.to(wav.dtype)
     pitch = 2 * torch.log(f0 / F0_MIN_HZ) / math.log(F0_MAX_HZ / F0_MIN_HZ) - 1
