@@ -164,6 +164,24 @@ def test_a_folder_laid_out_like_the_dataset_with_a_missing_file(tmp_path):
     assert set(df["codec"]) == {"mine"} and set(df["bitrate_kbps"]) == {3.0}
 
 
+def test_a_manifest_codec_without_a_file_for_a_clip_gets_an_error_row_saying_so(tmp_path):
+    speech = next(c for c in default_clips() if c["domain"] == "speech")
+    audio, rate = A.read(DEFAULT_SET / speech["path"], 0.0, 1.0)
+    for name in ("a", "b"):
+        sf.write(tmp_path / f"{name}.wav", audio.T, rate, subtype="FLOAT")
+    rows = ["reference,degraded,codec", "a.wav,a.wav,full", "b.wav,b.wav,full", "a.wav,a.wav,half"]
+    (tmp_path / "pairs.csv").write_text("\n".join(rows) + "\n")  # half never decoded b
+    invoke("run", "--pairs", f"{tmp_path / 'pairs.csv'}:speech", "--metrics", "mel_distance",
+           "--out", tmp_path / "run", "--workers", "1")  # fmt: skip
+    df = pd.read_parquet(tmp_path / "run" / "results.parquet")
+    mel = df[df["metric"] == "mel_distance"].set_index(["codec", "clip_id"])
+    assert mel.loc[("half", "b"), "error"] == (
+        "b: half at 0 kbps failed to decode: no decoded file: the manifest lists none for this "
+        "clip at bitrate label 0"
+    )
+    assert (mel.drop(("half", "b"))["status"] == "ok").all()
+
+
 @pytest.mark.parametrize(
     "row,message",
     [

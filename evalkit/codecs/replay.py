@@ -91,7 +91,10 @@ class ReplayedClip(Codec):
         return sorted(float(b) for b in self.pairs)
 
     def encode(self, audio: np.ndarray, sample_rate_hz: int, nominal_kbps: float) -> Encoded:
-        entry = self.pairs[label_key(nominal_kbps)]
+        entry = self.pairs.get(label_key(nominal_kbps)) or {
+            "path": None,  # the manifest lists this label for other clips only
+            "missing": f"the manifest lists none for this clip at bitrate label {nominal_kbps:g}",
+        }
         duration = audio.shape[1] / sample_rate_hz
         codes = load_codes(entry) if entry.get("codes") else None
         return Encoded(
