@@ -102,7 +102,9 @@ def score_arrays(
     domain: str = "speech",
     degraded_rate: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Score one (reference, degraded) pair of float arrays, (channels, samples) or (samples,).
+    """Score one (reference, degraded) pair of arrays, (channels, samples) or (samples,): float,
+    or integer PCM (scaled from its full scale, as soundfile reads it). A (samples, channels)
+    array, soundfile's layout, is refused with the fix: pass its transpose.
 
     ``align`` is ``"none"``, ``"estimate"`` (one lag estimated and recorded) or a lag in samples;
     it moves only the sample-aligned metrics. ``metrics`` default to those of a default run.

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 import evalkit
@@ -60,3 +61,17 @@ def test_import_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_score_arrays_reads_integer_pcm_and_refuses_the_samples_by_channels_layout():
+    rate = 16000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+    pcm = np.round(tone * 32767).astype(np.int16)
+    as_float = evalkit.score_arrays(tone, tone, rate, metrics=["si_sdr"], domain="music")[0]
+    as_pcm = evalkit.score_arrays(pcm, tone, rate, metrics=["si_sdr"], domain="music")[0]
+    assert as_pcm["value"] > 80 and as_float["status"] == "not_applicable"  # 16-bit rounding
+    stereo = np.stack([tone, tone], axis=1)  # (samples, channels): what soundfile.read gives
+    with pytest.raises(evalkit.UsageError, match=r"\(16000, 2\).*pass \(channels, samples\)"):
+        evalkit.score_arrays(stereo, stereo, rate, metrics=["si_sdr"])
+    with pytest.raises(evalkit.UsageError, match="holds bool values"):
+        evalkit.score_arrays(tone > 0, tone, rate, metrics=["si_sdr"])

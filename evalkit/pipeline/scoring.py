@@ -160,7 +160,7 @@ def score_arrays(
     domain: str = "speech",
     degraded_rate: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Score one pair of float arrays shaped (channels, samples) or (samples,).
+    """Score one pair of arrays shaped (channels, samples) or (samples,) (:func:`as_channels`).
 
     ``align``: ``"none"`` (lag 0: decoded files are usually written without the codec's delay),
     ``"estimate"`` (one lag estimated for the pair) or a known lag in samples at ``rate``; it only
@@ -206,6 +206,29 @@ def score_files(
     return _score(ref, deg, rate, deg_rate, metrics, align, domain, Path(ref_path).name)
 
 
+def as_channels(signal: Any, side: str) -> np.ndarray:
+    """An API caller's array as float32 (channels, samples): integer PCM is scaled from its full
+    scale, as soundfile reads it; a (samples, channels) array, soundfile's layout, is refused with
+    the fix, since read the other way it would be thousands of two-sample channels."""
+    x = np.asarray(signal)
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        offset = (info.max + 1) / 2 if x.dtype.kind == "u" else 0.0
+        x = (x.astype(np.float64) - offset) / (info.max + 1 - offset)
+    elif x.dtype.kind != "f":
+        raise UsageError(f"the {side} signal holds {x.dtype} values, not audio samples")
+    if x.ndim not in (1, 2):
+        raise UsageError(f"the {side} signal has shape {x.shape}: pass (channels, samples)")
+    x = np.atleast_2d(x.astype(np.float32, copy=False))
+    if x.shape[0] > x.shape[1]:
+        raise UsageError(
+            f"the {side} signal has shape {x.shape}, which reads as {x.shape[0]} channels of "
+            f"{x.shape[1]} samples: pass (channels, samples), e.g. the transpose of what "
+            "soundfile.read returns"
+        )
+    return x
+
+
 def _score(
     reference: np.ndarray,
     degraded: np.ndarray,
@@ -218,7 +241,7 @@ def _score(
 ) -> list[dict[str, Any]]:
     if domain not in DOMAINS:
         raise UsageError(f"domain must be one of {', '.join(DOMAINS)}, not {domain!r}")
-    ref, deg = (np.atleast_2d(np.asarray(x, dtype=np.float32)) for x in (reference, degraded))
+    ref, deg = as_channels(reference, "reference"), as_channels(degraded, "degraded")
     ref, deg = match_format(ref, deg, degraded_rate, rate)
     try:
         lag = pair_lag(ref, deg, rate, align)
