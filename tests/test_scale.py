@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -206,3 +207,22 @@ def test_local_workers_are_capped_and_the_callers_environment_is_left_as_it_was(
         (seen,) = client.run(lambda: {n: os.environ.get(n) for n in names}).values()
     assert seen == {**dict.fromkeys(names, "1"), "MKL_NUM_THREADS": "3"}
     assert dict(os.environ) == before
+
+
+def test_a_run_leaves_the_callers_threads_and_environment_alone(tmp_path, monkeypatch):
+    """The client builds codecs to plan and to probe delays; one math thread is the workers'."""
+    import numba
+    import soundfile as sf
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(rate) / rate)
+    sf.write(tmp_path / "a.wav", tone.astype(np.float32), rate)
+    torch.set_num_threads(2)
+    threads, environ = (torch.get_num_threads(), numba.get_num_threads()), dict(os.environ)
+    config = RunConfig(codecs=("pcm",), bitrates_kbps=(64,), dataset=f"folder:{tmp_path}:music",
+                       metrics=("si_sdr",), workers=1)  # fmt: skip
+    evaluate(config, tmp_path / "run")
+    assert (torch.get_num_threads(), numba.get_num_threads()) == threads
+    assert dict(os.environ) == environ

@@ -79,7 +79,9 @@ _lags: dict[tuple, int] = {}
 
 
 def configure_threads() -> None:
-    """One math thread per worker process: with N workers on N cores, more threads only contend."""
+    """One math thread per worker process: with N workers on N cores, more threads only contend.
+    Called by :func:`run_task` only: the client also builds codecs (to plan, to probe delays)
+    and must leave the caller's torch and numba settings alone."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import numba
     import torch
@@ -109,7 +111,6 @@ def worker_device(device: str) -> str:
 def get_codec(spec: CodecSpec) -> Codec:
     """The codec of a spec, built once per worker process (models load once, never pickled)."""
     if spec not in _codecs:
-        configure_threads()
         cls = registry.load(registry.CODECS, spec.adapter or spec.name)
         _codecs[spec] = cls(checkpoint=spec.checkpoint, device=worker_device(spec.device))
     return _codecs[spec]
@@ -252,6 +253,7 @@ def _codec_failed(task: Task, result: TaskResult, message: str, works: tuple[Wor
 
 def run_task(task: Task) -> TaskResult:
     """Encode the clip once, decode every bitrate, align, score; failures become error rows."""
+    configure_threads()  # here, in the worker: a caller planning a run keeps its own threads
     clip = task.clip
     result = TaskResult()
     try:
