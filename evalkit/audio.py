@@ -7,6 +7,7 @@ every result's fingerprint because the resampler measurably moves PESQ.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from math import gcd
@@ -25,7 +26,12 @@ RESAMPLER = {
     "lowpass_filter_width": 64,
     "rolloff": 0.9475937167399596,
     "beta": 14.769656459379492,
+    # torchaudio's kernel has (terms of the reduced rate ratio)^2 taps: 44101 -> 44100 Hz would
+    # need 8 GB; such rare ratios go through soxr's arbitrary-ratio resampler instead
+    "irregular_ratios": "soxr VHQ where a term of the reduced rate ratio exceeds 2048",
 }
+#: larger terms of the reduced rate ratio (44101:44100) go to soxr (see RESAMPLER)
+REGULAR_RATIO_TERMS = 2048
 
 
 #: Rates evalkit evaluates: from the telephone band (PESQ's narrow-band rate) to 384 kHz; a file
@@ -225,19 +231,36 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     if from_hz == to_hz:
         return audio
     import torch
-    import torchaudio.functional as AF
 
     g = gcd(int(from_hz), int(to_hz))
-    out = AF.resample(
-        torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
-        int(from_hz) // g,
-        int(to_hz) // g,
+    up, down = int(from_hz) // g, int(to_hz) // g
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if max(up, down) > REGULAR_RATIO_TERMS:
+        import soxr
+
+        out = soxr.resample(audio.T, int(from_hz), int(to_hz), quality="VHQ").T
+        return np.ascontiguousarray(out, dtype=np.float32)
+    with torch.inference_mode():
+        return _resampler(up, down)(torch.from_numpy(audio)).numpy()
+
+
+@functools.lru_cache(maxsize=16)
+def _resampler(from_hz: int, to_hz: int):  # -> torchaudio.transforms.Resample
+    """torchaudio's resampler with its kernel built once per rate ratio: building it (a Kaiser
+    window per tap) cost more than applying it to a 1-s clip. The same functions and the same
+    samples as ``torchaudio.functional.resample`` (``RESAMPLER["library"]``)."""
+    import torch
+    import torchaudio.transforms as AT
+
+    return AT.Resample(
+        from_hz,
+        to_hz,
+        resampling_method=RESAMPLER["method"],
         lowpass_filter_width=RESAMPLER["lowpass_filter_width"],
         rolloff=RESAMPLER["rolloff"],
-        resampling_method=RESAMPLER["method"],
         beta=RESAMPLER["beta"],
+        dtype=torch.float32,
     )
-    return out.numpy()
 
 
 def to_channels(audio: np.ndarray, channels: int) -> np.ndarray:

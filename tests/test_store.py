@@ -9,6 +9,7 @@ import sys
 import time
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from evalkit.atomic import STALE_TEMPORARY_S
@@ -39,12 +40,13 @@ def test_written_shard_is_found_and_read_back(tmp_path):
 def test_crash_mid_write_leaves_no_shard(tmp_path, monkeypatch):
     store = ShardStore(tmp_path)
 
-    def crash(self, path, *a, **k):
+    def crash(table, path, *a, **k):  # either writer: a table, then where it goes
         with open(path, "wb") as f:
             f.write(b"PAR1 half a file")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", crash)
+    monkeypatch.setattr(pq, "write_table", crash)
     with pytest.raises(KeyboardInterrupt):
         store.write_rows("codecA", "unit-m", [_row(1.0)])
     assert store.existing("codecA") == set()

@@ -23,11 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from evalkit.atomic import atomic_path, open_regular, remove_if_stale_temporary
 from evalkit.errors import printable, storage_error
 from evalkit.results.schema import CODES_COLUMNS, ERROR, RESULT_COLUMNS, conform
 
+_ARROW_TYPES = {"string": pa.string(), "float64": pa.float64(), "bool": pa.bool_()}
+#: a shard's columns: the result schema without run_id (the run's tables conform what they read)
+SHARD_SCHEMA = pa.schema(
+    [(c, _ARROW_TYPES[t]) for c, (t, _) in RESULT_COLUMNS.items() if c != "run_id"]
+)
 #: columns a shard must have to be used (what planning and the run's tables read)
 ROW_FIELDS = frozenset({"codec", "bitrate_kbps", "clip_id", "metric", "status", "metric_version"})
 CODE_FIELDS = frozenset({"codec", "bitrate_kbps", "clip_id", "codebook", "counts"})
@@ -96,11 +103,13 @@ class ShardStore:
         return grouped
 
     def write_rows(self, codec_identity: str, key: str, rows: list[dict[str, Any]]) -> None:
-        df = conform(pd.DataFrame(rows), RESULT_COLUMNS).drop(columns=["run_id"])
-        failed = bool((df["status"] == ERROR).any())
-        self._atomic(
-            self.codec_dir(codec_identity) / f"{key}{FAILED if failed else ''}.parquet", df
-        )
+        failed = any(row.get("status") == ERROR for row in rows)
+        path = self.codec_dir(codec_identity) / f"{key}{FAILED if failed else ''}.parquet"
+        try:  # straight to Arrow: the client writes one shard per finished unit
+            table: pa.Table | pd.DataFrame = pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value Arrow will not take as it is
+            table = conform(pd.DataFrame(rows), RESULT_COLUMNS).drop(columns=["run_id"])
+        self._atomic(path, table)
         if not failed:
             (self.codec_dir(codec_identity) / f"{key}{FAILED}.parquet").unlink(missing_ok=True)
 
@@ -165,9 +174,12 @@ class ShardStore:
         )
 
     @staticmethod
-    def _atomic(path: Path, df: pd.DataFrame) -> None:
+    def _atomic(path: Path, table: pa.Table | pd.DataFrame) -> None:
         try:
             with atomic_path(path) as tmp:
-                df.to_parquet(tmp, index=False)
+                if isinstance(table, pa.Table):
+                    pq.write_table(table, tmp)
+                else:
+                    table.to_parquet(tmp, index=False)
         except OSError as exc:
             raise storage_error(exc, "the cache shard", path) from None
