@@ -208,14 +208,15 @@ def test_readme_applicability_table_is_the_generated_one():
 
 def test_each_metric_is_evaluated_at_its_own_rate_or_the_clips():
     """PESQ is defined at 16 kHz; STOI at the clip's rate; ViSQOL speech at the clip's rate as the
-    C++ tool runs it, but never below the 16 kHz its wide-band model expects."""
+    C++ tool runs it, but never below the 16 kHz its wide-band model expects nor above 48 kHz."""
     names = ("pesq", "stoi", "visqol_speech")
     pesq, stoi, visqol = (registry.load(registry.METRICS, n) for n in names)
     assert [pesq.evaluation_rate(r) for r in (8000, 44100)] == [16000, 16000]
     assert [stoi.evaluation_rate(r) for r in (8000, 44100)] == [8000, 44100]
-    assert [visqol.evaluation_rate(r) for r in (8000, 16000, 22050, 48000)] == [
-        16000, 16000, 22050, 48000,
+    assert [visqol.evaluation_rate(r) for r in (8000, 16000, 22050, 48000, 192000)] == [
+        16000, 16000, 22050, 48000, 48000,
     ]  # fmt: skip
-    assert visqol.rate_label() == "clip's rate, at least 16 kHz"
+    assert visqol.rate_label() == "clip's rate within 16-48 kHz"
     assert visqol().fingerprint()["min_rate_hz"] == 16000
+    assert visqol().fingerprint()["max_rate_hz"] == 48000
     assert "min_rate_hz" not in stoi().fingerprint()  # other metrics' cache keys are unchanged

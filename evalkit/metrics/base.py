@@ -40,8 +40,9 @@ class Metric:
     description: ClassVar[str] = ""
     unit: ClassVar[str] = ""
     sample_rate_hz: ClassVar[int | None] = None  # None: evaluated at the reference clip's rate
-    #: with ``sample_rate_hz`` None: a clip below this rate is resampled up to it
+    #: with ``sample_rate_hz`` None: a clip below (above) this rate is resampled up (down) to it
     min_sample_rate_hz: ClassVar[int | None] = None
+    max_sample_rate_hz: ClassVar[int | None] = None
     domains: ClassVar[tuple[str, ...]] = DOMAINS
     higher_is_better: ClassVar[bool] = True
     mono: ClassVar[bool] = True  # True: the pipeline mixes both signals down to one channel
@@ -68,23 +69,28 @@ class Metric:
     @classmethod
     def evaluation_rate(cls, clip_rate_hz: int) -> int:
         """The rate both signals are handed to the metric at, for a clip at ``clip_rate_hz``."""
-        return cls.sample_rate_hz or max(clip_rate_hz, cls.min_sample_rate_hz or 0)
+        if cls.sample_rate_hz:
+            return cls.sample_rate_hz
+        rate = max(clip_rate_hz, cls.min_sample_rate_hz or 0)
+        return min(rate, cls.max_sample_rate_hz or rate)
 
     @classmethod
     def rate_label(cls) -> str:
         """The evaluation rate in words (``16 kHz``, ``clip's rate``), for tables and listings."""
         if cls.sample_rate_hz:
             return f"{cls.sample_rate_hz / 1000:g} kHz"
-        if cls.min_sample_rate_hz:
-            return f"clip's rate, at least {cls.min_sample_rate_hz / 1000:g} kHz"
+        low, high = cls.min_sample_rate_hz, cls.max_sample_rate_hz
+        if low and high:
+            return f"clip's rate within {low / 1000:g}-{high / 1000:g} kHz"
+        if low or high:
+            return f"clip's rate, at {'least' if low else 'most'} {(low or high) / 1000:g} kHz"
         return "clip's rate"
 
     def fingerprint(self) -> dict[str, Any]:
         """How values were measured: recorded with results and part of cache keys."""
         found = {"metric": self.name, "version": self.version, "rate_hz": self.sample_rate_hz}
-        if self.min_sample_rate_hz:
-            found["min_rate_hz"] = self.min_sample_rate_hz
-        return found
+        bounds = {"min_rate_hz": self.min_sample_rate_hz, "max_rate_hz": self.max_sample_rate_hz}
+        return found | {key: value for key, value in bounds.items() if value}
 
     def prepare(self, reference: np.ndarray, sample_rate_hz: int) -> Any:
         return reference

@@ -1,4 +1,4 @@
-"""ViSQOL v3 through ``visqol-python``: speech mode at the clip's rate (16 kHz at least), audio
+"""ViSQOL v3 through ``visqol-python``: speech mode at the clip's rate (within 16-48 kHz), audio
 mode at 48 kHz.
 
 Speech mode uses the deep-lattice quality model, as the C++ v3.3 does by default; it needs
@@ -241,12 +241,15 @@ def similarity(manager: Any, ref: VisqolReference, deg_signal: Any) -> Any:
 
 class ViSQOLSpeech(_ViSQOL):
     """ViSQOL speech mode (lattice model) for speech clips, at the clip's own rate as the C++
-    tool runs it (its wide-band model ignores what lies above 8 kHz); below 16 kHz, at 16 kHz."""
+    tool runs it; below 16 kHz at 16 kHz, above 48 kHz at 48 kHz (its wide-band model ignores
+    what lies above 8 kHz, and its memory grows with the samples: a 30-s clip at 192 kHz peaks
+    at 1.5 GB)."""
 
     name: ClassVar[str] = "visqol_speech"
     description: ClassVar[str] = "ViSQOL v3 speech mode, lattice model (visqol-python)"
     sample_rate_hz: ClassVar[int | None] = None
     min_sample_rate_hz: ClassVar[int | None] = 16000
+    max_sample_rate_hz: ClassVar[int | None] = 48000
     domains: ClassVar[tuple[str, ...]] = ("speech",)
     outputs: ClassVar[tuple[str, ...]] = ("visqol_speech",)
     mode: ClassVar[str] = "speech"
