@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit.pipeline import runner
 from evalkit.pipeline.config import RunConfig
 from evalkit.pipeline.runner import PRE_SPAWN_ENV, WORKER_ENV, dask_client, evaluate
+from evalkit.pipeline.store import ShardStore
 
 pytestmark = pytest.mark.slow
 
@@ -104,8 +106,10 @@ def test_existing_cluster_gives_the_same_results_as_a_local_run(tmp_path, cluste
     assert (a["status"] != "error").all()
 
 
-def test_killed_worker_loses_nothing(tmp_path, cluster):
+@pytest.mark.parametrize("per_batch", [1, 2])
+def test_killed_worker_loses_nothing(tmp_path, cluster, monkeypatch, per_batch):
     addr, procs = cluster
+    monkeypatch.setattr(runner, "batch_size", lambda n_tasks, n_workers: per_batch)
     config = RunConfig(
         codecs=("opus",), bitrates_kbps=(8.0, 16.0), limit=3, metrics=CHEAP, scheduler=addr
     )
@@ -226,3 +230,32 @@ def test_a_run_leaves_the_callers_threads_and_environment_alone(tmp_path, monkey
     evaluate(config, tmp_path / "run")
     assert (torch.get_num_threads(), numba.get_num_threads()) == threads
     assert dict(os.environ) == environ
+
+
+def test_a_batch_that_cannot_run_is_sent_again_task_by_task(tmp_path, monkeypatch):
+    """A clip that kills its worker must not take its batch-mates' results with it."""
+    from distributed import Client
+
+    config = RunConfig(codecs=("pcm",), bitrates_kbps=(64.0,), limit=3, metrics=("si_sdr",))
+    plan = runner.prepare(config.resolved())
+    store = ShardStore(tmp_path)
+    tasks = list(runner.plan_tasks(plan, store, None, None, (64.0,)))
+    poison, real = tasks[1].clip.clip_id, runner._run_with_timeout
+
+    def run(task):
+        if task.clip.clip_id == poison:
+            raise MemoryError("poison")
+        return real(task)
+
+    monkeypatch.setattr(runner, "_run_with_timeout", run)  # the in-process worker sees it
+    seen: list[tuple[str, int]] = []
+
+    def progress(task, result) -> None:
+        seen.append((task.clip.clip_id, result.failures))
+
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as c:
+        runner.execute(tasks, c, store, progress, retries=0, per_batch=3)
+    assert sorted(clip for clip, _ in seen) == sorted(t.clip.clip_id for t in tasks)
+    assert {clip: bool(failed) for clip, failed in seen} == {
+        t.clip.clip_id: t.clip.clip_id == poison for t in tasks
+    }

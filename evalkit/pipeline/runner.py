@@ -10,12 +10,12 @@ tables are assembled from the shards at the end, so an interrupted run loses not
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import os
 import signal
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -266,45 +266,73 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def execute(tasks: Iterator[Task], client, store: ShardStore, progress, retries: int) -> int:
-    """Stream tasks through Dask, writing each result as it arrives; returns failures seen."""
+#: a run of many tasks sends up to this many per Dask task: a short clip costs the scheduler and
+#: the client about as much as the worker (docs/pairs.md)
+MAX_BATCH = 8
+#: batches each worker gets at least (load balance, a progress bar that moves)
+BATCHES_PER_WORKER = 64
+
+
+def batch_size(n_tasks: int, n_workers: int) -> int:
+    """Tasks per Dask task: 1 below 128 tasks per worker, then up to ``MAX_BATCH``."""
+    return max(1, min(MAX_BATCH, n_tasks // (BATCHES_PER_WORKER * n_workers)))
+
+
+def _run_batch(batch: list[Task]) -> list[TaskResult]:
+    """Worker entry point: the tasks of one batch one after the other, each with its timeout."""
+    return [_run_with_timeout(task) for task in batch]
+
+
+def execute(
+    tasks: list[Task], client, store: ShardStore, progress, retries: int, per_batch: int = 0
+) -> int:
+    """Stream tasks through Dask in batches, writing each result as it arrives; returns failures
+    seen. A batch whose worker died repeatedly is sent again one task at a time, so that only
+    the task that kills its worker fails."""
     from distributed import as_completed
 
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-    window = 4 * n_workers
+    size = per_batch or batch_size(len(tasks), n_workers)
+    queue = deque(tasks[i : i + size] for i in range(0, len(tasks), size))
     pending: dict = {}
     failures = 0
     ac = as_completed()
 
-    def submit(task: Task) -> None:
-        fut = client.submit(_run_with_timeout, task, retries=retries, pure=False)
-        pending[fut.key] = task
+    def submit(batch: list[Task]) -> None:
+        fut = client.submit(_run_batch, batch, retries=retries, pure=False)
+        pending[fut.key] = batch
         ac.add(fut)
 
-    for task in itertools.islice(tasks, window):
-        submit(task)
+    for _ in range(min(4 * n_workers, len(queue))):
+        submit(queue.popleft())
     try:
         for fut in ac:
-            task = pending.pop(fut.key)
+            batch = pending.pop(fut.key)
             try:
-                result = fut.result()
-            except Exception as exc:  # the worker died repeatedly, or the task could not run
-                result = TaskResult()
+                results = fut.result()
+            except Exception as exc:  # the worker died repeatedly, or the batch could not run
+                if len(batch) > 1:
+                    queue.extendleft([task] for task in reversed(batch))
+                    fut.release()
+                    submit(queue.popleft())
+                    continue
+                (task,) = batch
+                results = [TaskResult()]
                 fail_all(
                     task,
-                    result,
+                    results[0],
                     f"{task.clip.clip_id}: task failed on the cluster: {type(exc).__name__}: {exc}",
                     task.work,
                 )
-            _store(store, task, result)
-            for text in result.tracebacks:  # the rows keep one line; run.log keeps where it broke
-                log.info("%s", text)
-            failures += result.failures
-            progress(task, result)
+            for task, result in zip(batch, results, strict=True):
+                _store(store, task, result)
+                for text in result.tracebacks:  # rows keep one line; run.log keeps where it broke
+                    log.info("%s", text)
+                failures += result.failures
+                progress(task, result)
             fut.release()
-            nxt = next(tasks, None)
-            if nxt is not None:
-                submit(nxt)
+            if queue:
+                submit(queue.popleft())
     except BaseException:
         for fut in list(ac.futures):
             fut.cancel()
@@ -411,7 +439,7 @@ def evaluate(
                 log.info("dask dashboard: %s", dash)
                 factory = progress_factory or _null_progress
                 with factory(len(tasks), dash) as progress:
-                    failures = execute(iter(tasks), client, store, progress, config.retries)
+                    failures = execute(tasks, client, store, progress, config.retries)
     except StorageError as exc:  # the cache: what finished is kept, so say how to go on
         status = f"failed: {exc}"
         raise StorageError(f"{exc}; then continue with `evalkit run --resume {run_dir}`") from None
