@@ -20,18 +20,17 @@ import soundfile as sf
 from evalkit.atomic import NotRegularFile, atomic_path, open_regular
 from evalkit.hashing import sha256_fd
 
+#: torchaudio's kernel has (terms of the reduced rate ratio)^2 taps: 44101 -> 44100 Hz would need
+#: 8 GB, so ratios with a larger term go through soxr's arbitrary-ratio resampler instead
+REGULAR_RATIO_TERMS = 2048
 RESAMPLER = {
     "library": "torchaudio.functional.resample",
     "method": "sinc_interp_kaiser",
     "lowpass_filter_width": 64,
     "rolloff": 0.9475937167399596,
     "beta": 14.769656459379492,
-    # torchaudio's kernel has (terms of the reduced rate ratio)^2 taps: 44101 -> 44100 Hz would
-    # need 8 GB; such rare ratios go through soxr's arbitrary-ratio resampler instead
-    "irregular_ratios": "soxr VHQ where a term of the reduced rate ratio exceeds 2048",
+    "irregular_ratios": f"soxr VHQ where a reduced rate ratio term exceeds {REGULAR_RATIO_TERMS}",
 }
-#: larger terms of the reduced rate ratio (44101:44100) go to soxr (see RESAMPLER)
-REGULAR_RATIO_TERMS = 2048
 
 
 #: Rates evalkit evaluates: from the telephone band (PESQ's narrow-band rate) to 384 kHz; a file
@@ -230,8 +229,6 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """Resample float32 (channels, samples) audio with evalkit's one resampler."""
     if from_hz == to_hz:
         return audio
-    import torch
-
     g = gcd(int(from_hz), int(to_hz))
     up, down = int(from_hz) // g, int(to_hz) // g
     audio = np.ascontiguousarray(audio, dtype=np.float32)
@@ -240,6 +237,8 @@ def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
 
         out = soxr.resample(audio.T, int(from_hz), int(to_hz), quality="VHQ").T
         return np.ascontiguousarray(out, dtype=np.float32)
+    import torch
+
     with torch.inference_mode():
         return _resampler(up, down)(torch.from_numpy(audio)).numpy()
 

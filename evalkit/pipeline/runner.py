@@ -311,19 +311,14 @@ def execute(
             try:
                 results = fut.result()
             except Exception as exc:  # the worker died repeatedly, or the batch could not run
-                if len(batch) > 1:
+                if len(batch) > 1:  # its tasks go again one by one, first in the queue
                     queue.extendleft([task] for task in reversed(batch))
-                    fut.release()
-                    submit(queue.popleft())
-                    continue
-                (task,) = batch
-                results = [TaskResult()]
-                fail_all(
-                    task,
-                    results[0],
-                    f"{task.clip.clip_id}: task failed on the cluster: {type(exc).__name__}: {exc}",
-                    task.work,
-                )
+                    batch, results = [], []
+                else:
+                    (task,) = batch
+                    results = [TaskResult()]
+                    message = f"task failed on the cluster: {type(exc).__name__}: {exc}"
+                    fail_all(task, results[0], f"{task.clip.clip_id}: {message}", task.work)
             for task, result in zip(batch, results, strict=True):
                 _store(store, task, result)
                 for text in result.tracebacks:  # rows keep one line; run.log keeps where it broke

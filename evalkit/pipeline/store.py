@@ -106,9 +106,9 @@ class ShardStore:
         failed = any(row.get("status") == ERROR for row in rows)
         path = self.codec_dir(codec_identity) / f"{key}{FAILED if failed else ''}.parquet"
         try:  # straight to Arrow: the client writes one shard per finished unit
-            table: pa.Table | pd.DataFrame = pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)
+            table = pa.Table.from_pylist(rows, schema=SHARD_SCHEMA)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value Arrow will not take as it is
-            table = conform(pd.DataFrame(rows), RESULT_COLUMNS).drop(columns=["run_id"])
+            table = _arrow(conform(pd.DataFrame(rows), RESULT_COLUMNS).drop(columns=["run_id"]))
         self._atomic(path, table)
         if not failed:
             (self.codec_dir(codec_identity) / f"{key}{FAILED}.parquet").unlink(missing_ok=True)
@@ -116,7 +116,7 @@ class ShardStore:
     def write_codes(self, codec_identity: str, unit: str, rows: list[dict[str, Any]]) -> None:
         self._atomic(
             self.codec_dir(codec_identity) / f"{unit}.codes.parquet",
-            conform(pd.DataFrame(rows), CODES_COLUMNS).drop(columns=["run_id"]),
+            _arrow(conform(pd.DataFrame(rows), CODES_COLUMNS).drop(columns=["run_id"])),
         )
 
     def readable(self, codec_identity: str, unit: str, keys: list[str]) -> list[str]:
@@ -174,12 +174,14 @@ class ShardStore:
         )
 
     @staticmethod
-    def _atomic(path: Path, table: pa.Table | pd.DataFrame) -> None:
+    def _atomic(path: Path, table: pa.Table) -> None:
         try:
             with atomic_path(path) as tmp:
-                if isinstance(table, pa.Table):
-                    pq.write_table(table, tmp)
-                else:
-                    table.to_parquet(tmp, index=False)
+                pq.write_table(table, tmp)
         except OSError as exc:
             raise storage_error(exc, "the cache shard", path) from None
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    """A conformed frame as the table ``DataFrame.to_parquet`` would write (dtypes kept)."""
+    return pa.Table.from_pandas(df, preserve_index=False)

@@ -9,6 +9,7 @@ never a missing row and never a default value.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -78,10 +79,11 @@ _codecs: dict[CodecSpec, Codec] = {}
 _lags: dict[tuple, int] = {}
 
 
+@functools.cache
 def configure_threads() -> None:
     """One math thread per worker process: with N workers on N cores, more threads only contend.
-    Called by :func:`run_task` only: the client also builds codecs (to plan, to probe delays)
-    and must leave the caller's torch and numba settings alone."""
+    Called by :func:`run_task` only (once per process): the client also builds codecs (to plan,
+    to probe delays) and must leave the caller's torch and numba settings alone."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import numba
     import torch
